@@ -1,0 +1,50 @@
+/*
+ * main.c: the `ustack` command: one binary, one subcommand per job.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"demo", cmd_demo, "watch two stacks talk on the in-memory wire (no root needed)"},
+    {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
+    {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: ustack COMMAND [OPTIONS]\n\n"
+                 "ustack is a TCP/IP stack in user space. Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'ustack COMMAND --help' lists a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    static char cmdname[64];
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(argv[1], commands[i].name)) {
+            snprintf(cmdname, sizeof(cmdname), "ustack %s", commands[i].name);
+            prog_cmd = cmdname;
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "ustack: unknown command '%s' (try 'ustack --help')\n", argv[1]);
+    return EXIT_USAGE;
+}
