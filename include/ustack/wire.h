@@ -44,7 +44,8 @@ struct us_wire_stats {
 };
 
 /* Events on the wire, for diagrams and tests. A frame has one id from the
- * moment it enters the wire; its fate is reported when it is decided. */
+ * moment it enters the wire (1, 2, 3... across all ports, so the n-th frame
+ * sent is id n); its fate is reported when it is decided. */
 enum us_wire_event_kind {
     US_WIRE_SEND,      /* entered the wire at port `from` */
     US_WIRE_DELIVER,   /* reached port `to` */
@@ -109,8 +110,11 @@ void us_shaper_set_faults(struct us_shaper *sh, const struct us_faults *f);
 struct us_faults *us_shaper_faults(struct us_shaper *sh);
 const struct us_wire_stats *us_shaper_stats(const struct us_shaper *sh);
 /* Takes one frame at `now`; it leaves (zero, one or two copies, possibly
- * corrupted) through us_shaper_pop(). Returns the frame's id. */
-uint64_t us_shaper_push(struct us_shaper *sh, const uint8_t *frame, size_t len, us_time_t now);
+ * corrupted) through us_shaper_pop(). `id` names the frame in events (the
+ * wire numbers frames across all its ports); 0 lets the shaper number it.
+ * Returns the id used. */
+uint64_t us_shaper_push(struct us_shaper *sh, const uint8_t *frame, size_t len, us_time_t now,
+                        uint64_t id);
 /* The time the next frame is due, or US_TIME_NEVER. */
 us_time_t us_shaper_next(const struct us_shaper *sh);
 /* Pops one frame due at `now` into buf (cap bytes); returns its length, 0 when

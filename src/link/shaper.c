@@ -188,9 +188,10 @@ static us_time_t serialise(struct us_shaper *sh, size_t len, us_time_t now)
     return sh->tx_free_at;
 }
 
-uint64_t us_shaper_push(struct us_shaper *sh, const uint8_t *frame, size_t len, us_time_t now)
+uint64_t us_shaper_push(struct us_shaper *sh, const uint8_t *frame, size_t len, us_time_t now,
+                        uint64_t id)
 {
-    uint64_t id = ++sh->next_id;
+    if (!id) id = ++sh->next_id;
     const struct us_faults *f = &sh->f;
     sh->st.sent++;
     if (len > BUF_SIZE) {

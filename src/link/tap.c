@@ -68,7 +68,7 @@ static int tap_send(struct us_link *link, const uint8_t *frame, size_t len, us_t
 {
     struct tap *t = container_of(link, struct tap, link);
     if (t->out) {
-        us_shaper_push(t->out, frame, len, now);
+        us_shaper_push(t->out, frame, len, now, 0);
         return 0;
     }
     return tap_write(t, frame, len);
@@ -288,7 +288,7 @@ static void read_tap(struct us_loop *l)
         if (n <= 0) return;
         us_time_t now = us_loop_now(l);
         if (l->in)
-            us_shaper_push(l->in, l->buf, (size_t)n, now);
+            us_shaper_push(l->in, l->buf, (size_t)n, now, 0);
         else
             us_stack_input(l->s, l->iface, l->buf, (size_t)n, now);
     }

@@ -36,6 +36,7 @@ struct us_wire {
     uint64_t seed;
     struct port *ports[WIRE_MAX_PORTS];
     unsigned n;
+    uint64_t frames;       /* frame ids, across ports */
     void (*obs)(void *ctx, const struct us_wire_event *ev);
     void *obs_ctx;
     uint8_t frame[FRAME_MAX];
@@ -46,7 +47,7 @@ static int port_send(struct us_link *link, const uint8_t *frame, size_t len, us_
     struct port *p = container_of(link, struct port, link);
     struct us_wire *w = p->w;
     if (len > FRAME_MAX) return -EMSGSIZE;
-    uint64_t id = us_shaper_push(p->sh, frame, len, w->now);
+    uint64_t id = us_shaper_push(p->sh, frame, len, w->now, ++w->frames);
     if (w->obs) {
         struct us_wire_event ev = {.kind = US_WIRE_SEND, .frame_id = id, .from = p->idx, .to = -1,
                                    .time = w->now, .frame = frame, .len = len};
