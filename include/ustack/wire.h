@@ -79,9 +79,10 @@ struct us_faults *us_wire_faults(struct us_wire *w, int port);
 void us_wire_set_down(struct us_wire *w, int port, bool down);
 const struct us_wire_stats *us_wire_stats(const struct us_wire *w, int port);
 
-/* One observer for wire events. */
-void us_wire_observe(struct us_wire *w, void (*fn)(void *ctx, const struct us_wire_event *ev),
-                     void *ctx);
+/* Observers of wire events (up to 4). Returns 0 or -ENOSPC. */
+int us_wire_observe(struct us_wire *w, void (*fn)(void *ctx, const struct us_wire_event *ev),
+                    void *ctx);
+void us_wire_unobserve(struct us_wire *w, void *ctx);
 
 /* The virtual clock. Starts at 0 unless set before anything is attached. */
 us_time_t us_wire_now(const struct us_wire *w);

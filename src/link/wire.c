@@ -18,6 +18,7 @@
 
 #define WIRE_MAX_PORTS 16
 #define FRAME_MAX (65535 + 14)
+#define WIRE_MAX_OBS 4
 
 struct port {
     struct us_link link;
@@ -37,22 +38,31 @@ struct us_wire {
     struct port *ports[WIRE_MAX_PORTS];
     unsigned n;
     uint64_t frames;       /* frame ids, across ports */
-    void (*obs)(void *ctx, const struct us_wire_event *ev);
-    void *obs_ctx;
+    struct {
+        void (*fn)(void *ctx, const struct us_wire_event *ev);
+        void *ctx;
+    } obs[WIRE_MAX_OBS];
+    unsigned n_obs;
     uint8_t frame[FRAME_MAX];
 };
+
+static void notify(struct us_wire *w, const struct us_wire_event *ev)
+{
+    for (unsigned i = 0; i < w->n_obs; i++) w->obs[i].fn(w->obs[i].ctx, ev);
+}
 
 static int port_send(struct us_link *link, const uint8_t *frame, size_t len, us_time_t now)
 {
     struct port *p = container_of(link, struct port, link);
     struct us_wire *w = p->w;
     if (len > FRAME_MAX) return -EMSGSIZE;
-    uint64_t id = us_shaper_push(p->sh, frame, len, w->now, ++w->frames);
-    if (w->obs) {
-        struct us_wire_event ev = {.kind = US_WIRE_SEND, .frame_id = id, .from = p->idx, .to = -1,
-                                   .time = w->now, .frame = frame, .len = len};
-        w->obs(w->obs_ctx, &ev);
-    }
+    /* Announce the frame before its fate: a drop decided inside the shaper
+     * is then reported after the send that names it. */
+    uint64_t id = ++w->frames;
+    struct us_wire_event ev = {.kind = US_WIRE_SEND, .frame_id = id, .from = p->idx, .to = -1,
+                               .time = w->now, .frame = frame, .len = len};
+    notify(w, &ev);
+    us_shaper_push(p->sh, frame, len, w->now, id);
     return 0;
 }
 
@@ -61,10 +71,9 @@ static const struct us_link_ops port_ops = {.send = port_send};
 static void shaper_drop(void *ctx, const struct us_wire_event *ev)
 {
     struct port *p = ctx;
-    if (!p->w->obs) return;
     struct us_wire_event e = *ev;
     e.from = p->idx;
-    p->w->obs(p->w->obs_ctx, &e);
+    notify(p->w, &e);
 }
 
 struct us_wire *us_wire_new(uint64_t seed)
@@ -151,11 +160,25 @@ const struct us_wire_stats *us_wire_stats(const struct us_wire *w, int port)
     return us_shaper_stats(w->ports[port]->sh);
 }
 
-void us_wire_observe(struct us_wire *w, void (*fn)(void *ctx, const struct us_wire_event *ev),
-                     void *ctx)
+int us_wire_observe(struct us_wire *w, void (*fn)(void *ctx, const struct us_wire_event *ev),
+                    void *ctx)
 {
-    w->obs = fn;
-    w->obs_ctx = ctx;
+    if (w->n_obs >= WIRE_MAX_OBS) return -ENOSPC;
+    w->obs[w->n_obs].fn = fn;
+    w->obs[w->n_obs].ctx = ctx;
+    w->n_obs++;
+    return 0;
+}
+
+void us_wire_unobserve(struct us_wire *w, void *ctx)
+{
+    for (unsigned i = 0; i < w->n_obs;) {
+        if (w->obs[i].ctx == ctx) {
+            w->obs[i] = w->obs[--w->n_obs];
+        } else {
+            i++;
+        }
+    }
 }
 
 us_time_t us_wire_now(const struct us_wire *w) { return w->now; }
@@ -183,19 +206,15 @@ static void deliver(struct us_wire *w, struct port *to, struct port *from, uint6
 {
     if (to->down) {
         ((struct us_wire_stats *)us_shaper_stats(from->sh))->down_drops++;
-        if (w->obs) {
-            struct us_wire_event ev = {.kind = US_WIRE_DROP, .frame_id = id, .from = from->idx,
-                                       .to = to->idx, .time = w->now, .reason = "down",
-                                       .frame = w->frame, .len = len};
-            w->obs(w->obs_ctx, &ev);
-        }
+        struct us_wire_event ev = {.kind = US_WIRE_DROP, .frame_id = id, .from = from->idx,
+                                   .to = to->idx, .time = w->now, .reason = "down",
+                                   .frame = w->frame, .len = len};
+        notify(w, &ev);
         return;
     }
-    if (w->obs) {
-        struct us_wire_event ev = {.kind = US_WIRE_DELIVER, .frame_id = id, .from = from->idx,
-                                   .to = to->idx, .time = w->now, .frame = w->frame, .len = len};
-        w->obs(w->obs_ctx, &ev);
-    }
+    struct us_wire_event ev = {.kind = US_WIRE_DELIVER, .frame_id = id, .from = from->idx,
+                               .to = to->idx, .time = w->now, .frame = w->frame, .len = len};
+    notify(w, &ev);
     us_stack_input(to->stack, to->iface, w->frame, len, w->now);
 }
 
