@@ -80,10 +80,12 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     s->icmp_tokens = 50;
 
     pbuf_pool_init(&s->pool, PBUF_HEADROOM + ETH_HLEN + s->cfg.max_mtu + 64, s->cfg.pbuf_max);
-    timer_wheel_init(&s->timers, 0);
+    timer_wheel_init(&s->timers, 0, s);
     arp_init(s);
     if (stack_modules_init(s) < 0) {
-        us_stack_free(s);
+        stack_modules_free(s);
+        pbuf_pool_destroy(&s->pool);
+        free(s);
         return NULL;
     }
     return s;
@@ -100,6 +102,8 @@ void us_stack_free(struct us_stack *s)
 {
     if (!s) return;
     us_stack_teardown(s);
+    stack_modules_free(s);
+    timer_cancel(&s->timers, &s->arp.timer);
     pbuf_pool_destroy(&s->pool);
     free(s);
 }

@@ -1,27 +1,36 @@
 /*
- * stack_modules.c: transports plugged into the stack (transitional: TCP and
- * UDP arrive with their own issues; until then their packets get ICMP
- * protocol unreachable, as for any protocol we do not speak).
+ * stack_modules.c: the transports and the socket table in the stack's life
+ * cycle.
  */
 #include "stack_modules.h"
 
-#include "net/net.h"
+#include "socket/sock.h"
+#include "tcp/tcp.h"
+#include "udp/udp.h"
 
-int stack_modules_init(struct us_stack *s) { return 0; }
-void stack_modules_flush(struct us_stack *s) {}
-unsigned stack_modules_destroy(struct us_stack *s) { return 0; }
+unsigned tcp_final_check(struct us_stack *s);
+void tcp_free_all(struct us_stack *s);
 
-void tcp_input(struct us_stack *s, const struct ip_pkt *ip) { icmp_send_unreach(s, ip, 2); }
-void udp_input(struct us_stack *s, const struct ip_pkt *ip) { icmp_send_unreach(s, ip, 2); }
-void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t src, uint32_t dst,
-                    const uint8_t *l4, size_t l4len) {}
-void udp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t src, uint32_t dst,
-                    const uint8_t *l4, size_t l4len) {}
-
-const char *us_tcp_state_name(enum us_tcp_state st)
+int stack_modules_init(struct us_stack *s)
 {
-    static const char *const names[US_TCP_NSTATES] = {
-        "CLOSED",     "LISTEN",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-        "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",    "LAST-ACK",     "TIME-WAIT"};
-    return (unsigned)st < US_TCP_NSTATES ? names[st] : "?";
+    if (tcp_init(s) < 0 || udp_init(s) < 0 || sock_init(s) < 0) return -1;
+    return 0;
+}
+
+void stack_modules_flush(struct us_stack *s) { (void)s; }
+
+unsigned stack_modules_destroy(struct us_stack *s)
+{
+    sock_close_all(s);
+    unsigned leaked = udp_destroy(s);
+    leaked += tcp_destroy(s);
+    leaked += tcp_final_check(s);
+    return leaked;
+}
+
+void stack_modules_free(struct us_stack *s)
+{
+    tcp_free_all(s);
+    udp_free_all(s);
+    sock_free_table(s);
 }

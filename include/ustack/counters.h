@@ -92,6 +92,7 @@
     X(tcp_tw_rst_ignored, "RSTs ignored in TIME-WAIT (RFC 1337)")                \
     X(tcp_paws_rejected, "segments rejected by PAWS")                            \
     X(tcp_delayed_acks, "delayed ACKs sent")                                     \
+    X(tcp_bad_transitions, "state transitions outside RFC 9293's diagram (a bug)") \
     X(drop_tcp_short, "TCP segments too short")                                  \
     X(drop_tcp_bad_off, "TCP segments with a bad data offset")                  \
     X(drop_tcp_bad_csum, "TCP checksum errors")                                  \

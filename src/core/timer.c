@@ -27,10 +27,11 @@ static void list_unlink(struct us_timer *t)
     t->pprev = NULL;
 }
 
-void timer_wheel_init(struct timer_wheel *w, us_time_t now)
+void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx)
 {
     memset(w, 0, sizeof(*w));
     w->now = now;
+    w->ctx = ctx;
 }
 
 void timer_init(struct us_timer *t, timer_fn fn)
@@ -163,7 +164,7 @@ unsigned timer_wheel_run(struct timer_wheel *w, us_time_t now)
     while ((t = w->due)) {
         unplace(w, t);
         w->count--;
-        t->fn(t, w->now);
+        t->fn(t, w->now, w->ctx);
         fired++;
     }
     return fired;

@@ -22,7 +22,8 @@
 #define TW_LEVELS 8
 
 struct us_timer;
-typedef void (*timer_fn)(struct us_timer *t, us_time_t now);
+/* `ctx` is the wheel's context (the stack), so timers need no back-pointer. */
+typedef void (*timer_fn)(struct us_timer *t, us_time_t now, void *ctx);
 
 struct us_timer {
     struct us_timer *next;
@@ -43,9 +44,10 @@ struct timer_wheel {
     struct us_timer *due;                     /* expired, sorted by expiry */
     struct us_timer *overflow;                /* beyond 2^48 us ahead */
     unsigned count;                           /* timers armed */
+    void *ctx;                                /* passed to every callback */
 };
 
-void timer_wheel_init(struct timer_wheel *w, us_time_t now);
+void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx);
 void timer_init(struct us_timer *t, timer_fn fn);
 /* Arms (or re-arms) t to fire at `expires` (absolute). */
 void timer_set(struct timer_wheel *w, struct us_timer *t, us_time_t expires);

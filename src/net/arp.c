@@ -19,7 +19,7 @@
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY 2
 
-static void arp_timer_fire(struct us_timer *t, us_time_t now);
+static void arp_timer_fire(struct us_timer *t, us_time_t now, void *ctx);
 
 void arp_init(struct us_stack *s)
 {
@@ -255,9 +255,9 @@ int arp_output(struct us_stack *s, int iface, uint32_t nexthop, struct pbuf *p)
     return 0;
 }
 
-static void arp_timer_fire(struct us_timer *t, us_time_t now)
+static void arp_timer_fire(struct us_timer *t, us_time_t now, void *ctx)
 {
-    struct us_stack *s = container_of(t, struct us_stack, arp.timer);
+    struct us_stack *s = ctx;
     for (unsigned i = 0; i < ARP_SETS; i++)
         for (unsigned w = 0; w < ARP_WAYS; w++) {
             struct arp_entry *e = &s->arp.e[i][w];

@@ -4,6 +4,8 @@
 #include "testlib.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +187,12 @@ struct pair *pair_new(uint64_t seed, const struct us_faults *fa, const struct us
 
 void pair_free(struct pair *p)
 {
+    cr_expect_eq(us_stack_counter(p->a, US_C_tcp_bad_transitions), 0,
+                 "client made a transition outside RFC 9293's diagram (seed %llu)",
+                 (unsigned long long)p->seed);
+    cr_expect_eq(us_stack_counter(p->b, US_C_tcp_bad_transitions), 0,
+                 "server made a transition outside RFC 9293's diagram (seed %llu)",
+                 (unsigned long long)p->seed);
     cr_expect_eq(us_stack_teardown(p->a), 0, "client leaked resources (seed %llu)",
                  (unsigned long long)p->seed);
     cr_expect_eq(us_stack_teardown(p->b), 0, "server leaked resources (seed %llu)",
@@ -208,4 +216,165 @@ uint64_t test_seed(unsigned i)
     const char *one = getenv("USTACK_SEED");
     if (one) return strtoull(one, NULL, 0);
     return 1000 + i;
+}
+
+/* ---- recorder ---- */
+
+#include <stdio.h>
+
+#include "ustack/socket.h"
+
+static void rec_add(struct recorder *r, us_time_t t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void rec_add(struct recorder *r, us_time_t t, const char *fmt, ...)
+{
+    if (r->n >= REC_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->ev[r->n].text, sizeof(r->ev[r->n].text), fmt, ap);
+    va_end(ap);
+    r->ev[r->n].time = t;
+    r->n++;
+}
+
+static void tcp_desc(const uint8_t *f, size_t len, char *out, size_t cap, size_t *plen)
+{
+    *plen = 0;
+    out[0] = 0;
+    if (len < 14 + 20 || rd16(f + 12) != 0x0800 || f[14 + 9] != 6) return;
+    const uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+    size_t total = rd16(ip + 2);
+    const uint8_t *t = ip + ihl;
+    size_t off = (size_t)(t[12] >> 4) * 4;
+    *plen = total - ihl - off;
+    static const char fl[] = "FSRP.UEW";
+    int n = 0;
+    for (int i = 0; i < 8; i++)
+        if (t[13] & (1 << i)) out[n++] = fl[i];
+    out[n] = 0;
+}
+
+static void rec_wire(void *ctx, const struct us_wire_event *ev)
+{
+    struct recorder *r = ctx;
+    char flags[16];
+    size_t plen;
+    if (ev->kind == US_WIRE_SEND) {
+        tcp_desc(ev->frame, ev->len, flags, sizeof(flags), &plen);
+        if (!flags[0]) return;
+        const char *who = ev->from == r->p->pa ? "c" : "s";
+        if (plen)
+            rec_add(r, ev->time, "%s %s %zu", who, flags, plen);
+        else
+            rec_add(r, ev->time, "%s %s", who, flags);
+    } else if (ev->kind == US_WIRE_DROP && r->with_lost) {
+        tcp_desc(ev->frame, ev->len, flags, sizeof(flags), &plen);
+        if (flags[0]) rec_add(r, ev->time, "(lost)");
+    }
+}
+
+static void rec_state(void *ctx, struct us_stack *s, const struct us_state_event *ev)
+{
+    struct recorder *r = ctx;
+    rec_add(r, ev->time, "%s %s", us_stack_name(s), us_tcp_state_name(ev->to));
+}
+
+struct recorder *recorder_attach(struct pair *p)
+{
+    struct recorder *r = calloc(1, sizeof(*r));
+    r->p = p;
+    r->with_states = true;
+    us_wire_observe(p->w, rec_wire, r);
+    struct us_observer o = {.state = rec_state, .ctx = r};
+    us_stack_observe(p->a, &o);
+    us_stack_observe(p->b, &o);
+    return r;
+}
+
+void recorder_detach(struct recorder *r)
+{
+    us_wire_unobserve(r->p->w, r);
+    us_stack_unobserve(r->p->a, r);
+    us_stack_unobserve(r->p->b, r);
+    free(r);
+}
+
+void recorder_clear(struct recorder *r) { r->n = 0; }
+
+static const char *join(struct recorder *r, char *buf, size_t cap, int mode, const char *who)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        const char *t = r->ev[i].text;
+        bool is_seg = (t[0] == 'c' || t[0] == 's' || t[0] == '(') && t[1] == ' ';
+        if (t[0] == '(') is_seg = true;
+        if (mode == 1 && !is_seg) continue;
+        if (mode == 2) {
+            if (is_seg || strncmp(t, who, strlen(who)) != 0) continue;
+            t += strlen(who) + 1;
+        }
+        int w = snprintf(buf + n, cap - n, "%s%s", n ? "|" : "", t);
+        if (w < 0 || (size_t)w >= cap - n) break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+const char *recorder_str(struct recorder *r, char *buf, size_t cap) { return join(r, buf, cap, 0, NULL); }
+const char *recorder_segments(struct recorder *r, char *buf, size_t cap)
+{
+    return join(r, buf, cap, 1, NULL);
+}
+const char *recorder_states(struct recorder *r, const char *who, char *buf, size_t cap)
+{
+    return join(r, buf, cap, 2, who);
+}
+
+void recorder_dump(struct recorder *r)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        fprintf(stderr, "  %10.6f %s\n", (double)r->ev[i].time / 1e6, r->ev[i].text);
+}
+
+/* ---- TCP helpers ---- */
+
+struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(ip);
+    a.sin_port = htons(port);
+    return a;
+}
+
+void tcp_connect_pair(struct pair *p, uint16_t port, int *cfd, int *sfd, int *lfd)
+{
+    int l = us_socket(p->b, AF_INET, SOCK_STREAM, 0);
+    cr_assert(l >= 0);
+    struct sockaddr_in a = sin_of(0, port);
+    cr_assert_eq(us_bind(p->b, l, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(us_listen(p->b, l, 16), 0);
+    int c = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    cr_assert(c >= 0);
+    struct sockaddr_in sa = sin_of(PAIR_B_IP, port);
+    cr_assert_eq(us_connect(p->a, c, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s (seed %llu)",
+                 strerror(errno), (unsigned long long)p->seed);
+    int s = us_accept(p->b, l, NULL, NULL);
+    cr_assert(s >= 0, "accept: %s", strerror(errno));
+    *cfd = c;
+    *sfd = s;
+    if (lfd) *lfd = l;
+    else us_close(p->b, l);
+}
+
+void fill_pattern(uint8_t *buf, size_t len, uint64_t seed, size_t offset)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint64_t x = (offset + i) * 0x9e3779b97f4a7c15ull ^ seed;
+        x ^= x >> 29;
+        buf[i] = (uint8_t)(x * 0xbf58476d1ce4e5b9ull >> 56);
+    }
 }

@@ -91,3 +91,37 @@ unsigned test_seed_count(unsigned dflt);
 uint64_t test_seed(unsigned i);
 
 #endif
+
+/* ---- recording what happens: segments on the wire, state transitions ---- */
+#define REC_MAX 4096
+struct rec_event {
+    char text[96];     /* "c S", "s S. ack", "c P. 5", "client SYN-SENT", ... */
+    us_time_t time;
+};
+struct recorder {
+    struct pair *p;
+    struct rec_event ev[REC_MAX];
+    unsigned n;
+    bool with_states;   /* interleave state transitions with segments */
+    bool with_lost;     /* mark dropped frames "(lost)" */
+};
+/* Records TCP segments sent on the wire ("c"/"s" + tcpdump flags + payload
+ * length when non-zero) and every state transition ("client ESTABLISHED"). */
+struct recorder *recorder_attach(struct pair *p);
+void recorder_detach(struct recorder *r);
+/* The events as one string: "c S|s S.|c .|..." (segments and states mixed in order). */
+const char *recorder_str(struct recorder *r, char *buf, size_t cap);
+/* Only the segments, or only one side's states. */
+const char *recorder_segments(struct recorder *r, char *buf, size_t cap);
+const char *recorder_states(struct recorder *r, const char *who, char *buf, size_t cap);
+void recorder_clear(struct recorder *r);
+/* Prints everything recorded (for failing tests). */
+void recorder_dump(struct recorder *r);
+
+/* ---- TCP in one call ---- */
+/* Server listens on `port` (backlog 16), client connects (blocking), server
+ * accepts. Fills the descriptors; the listener stays open. */
+void tcp_connect_pair(struct pair *p, uint16_t port, int *cfd, int *sfd, int *lfd);
+struct sockaddr_in sin_of(uint32_t ip, uint16_t port);
+/* Bytes of a deterministic pattern (seeded), for transfer checks. */
+void fill_pattern(uint8_t *buf, size_t len, uint64_t seed, size_t offset);

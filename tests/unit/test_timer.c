@@ -13,7 +13,7 @@ struct probe {
     int fired;
 };
 
-static void on_fire(struct us_timer *t, us_time_t now)
+static void on_fire(struct us_timer *t, us_time_t now, void *ctx)
 {
     struct probe *p = container_of(t, struct probe, t);
     p->fired++;
@@ -37,7 +37,7 @@ Test(timer, fires_exactly_at_every_scale)
                                        7200000000ull, 86400000000ull * 30};
     for (size_t i = 0; i < ARRAY_LEN(delays); i++) {
         struct timer_wheel w;
-        timer_wheel_init(&w, 12345);
+        timer_wheel_init(&w, 12345, NULL);
         struct probe p = {0};
         timer_init(&p.t, on_fire);
         timer_set(&w, &p.t, 12345 + delays[i]);
@@ -53,7 +53,7 @@ Test(timer, fires_exactly_at_every_scale)
 Test(timer, one_big_jump_fires_everything_due)
 {
     struct timer_wheel w;
-    timer_wheel_init(&w, 0);
+    timer_wheel_init(&w, 0, NULL);
     struct probe p[50];
     for (int i = 0; i < 50; i++) {
         timer_init(&p[i].t, on_fire);
@@ -69,7 +69,7 @@ Test(timer, one_big_jump_fires_everything_due)
 Test(timer, cancel_and_rearm)
 {
     struct timer_wheel w;
-    timer_wheel_init(&w, 0);
+    timer_wheel_init(&w, 0, NULL);
     struct probe a = {0}, b = {0};
     timer_init(&a.t, on_fire);
     timer_init(&b.t, on_fire);
@@ -91,7 +91,7 @@ struct chain {
     us_time_t last;
 };
 
-static void on_chain(struct us_timer *t, us_time_t now)
+static void on_chain(struct us_timer *t, us_time_t now, void *ctx)
 {
     struct chain *c = container_of(t, struct chain, t);
     c->last = now;
@@ -101,7 +101,7 @@ static void on_chain(struct us_timer *t, us_time_t now)
 Test(timer, rearm_from_callback)
 {
     struct timer_wheel w;
-    timer_wheel_init(&w, 0);
+    timer_wheel_init(&w, 0, NULL);
     struct chain c = {.w = &w, .left = 9};
     timer_init(&c.t, on_chain);
     timer_set(&w, &c.t, US_SEC(7200));
@@ -117,7 +117,7 @@ Test(timer, random_against_model)
     struct rng r;
     rng_seed(&r, 2024);
     struct timer_wheel w;
-    timer_wheel_init(&w, 5);
+    timer_wheel_init(&w, 5, NULL);
     static struct probe p[N];
     us_time_t model[N]; /* expiry, or 0 when idle */
     for (int i = 0; i < N; i++) {

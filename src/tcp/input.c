@@ -1,0 +1,839 @@
+/*
+ * input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7), in the RFC's order.
+ *
+ * tcp_input() parses and validates the segment once, then finds its owner:
+ * a connection, a TIME-WAIT entry, a SYN-RECEIVED entry, a listener, or
+ * nobody (§3.10.7.1: answer with RST). tcp_process() is the RFC's text for
+ * SYN-SENT (§3.10.7.3) and for the other states (§3.10.7.4): first check the
+ * sequence number, second the RST bit, third security, fourth the SYN bit,
+ * fifth the ACK field, sixth URG, seventh the segment text, eighth FIN. Each
+ * step starts with a comment naming it. RFC 5961 hardens the RST, SYN and
+ * ACK checks; RFC 7323 adds PAWS to the first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/csum.h"
+#include "core/util.h"
+#include "tcp/tcp.h"
+
+/* ---- parsing ---- */
+
+static bool parse_segment(struct us_stack *s, const struct ip_pkt *ip, struct segment *sg)
+{
+    const uint8_t *h = ip->payload;
+    size_t len = ip->payload_len;
+    if (len < TCP_HLEN) {
+        stat_inc(s, US_C_drop_tcp_short);
+        return false;
+    }
+    size_t off = (size_t)(h[12] >> 4) * 4;
+    if (off < TCP_HLEN || off > len) {
+        stat_inc(s, US_C_drop_tcp_bad_off);
+        return false;
+    }
+    const struct us_link *link = s->ifaces[ip->iface].link;
+    if (!(link->flags & US_LINK_F_CSUM_TRUSTED)) {
+        uint32_t sum = csum_pseudo(ip->src, ip->dst, IPPROTO_TCP_, (uint16_t)len);
+        if (csum_fold(csum_add(sum, h, len)) != 0) {
+            stat_inc(s, US_C_drop_tcp_bad_csum);
+            return false;
+        }
+    }
+    sg->src = ip->src;
+    sg->dst = ip->dst;
+    sg->sport = rd16(h);
+    sg->dport = rd16(h + 2);
+    sg->seq = rd32(h + 4);
+    sg->ack = rd32(h + 8);
+    sg->flags = h[13];
+    sg->wnd = rd16(h + 14);
+    sg->urp = rd16(h + 18);
+    sg->data = h + off;
+    sg->len = (uint32_t)(len - off);
+    sg->iface = ip->iface;
+    if (!tcp_parse_options(h + TCP_HLEN, off - TCP_HLEN, sg->flags & TH_SYN, &sg->opt)) {
+        stat_inc(s, US_C_drop_tcp_bad_opts);
+        return false;
+    }
+    if (sg->sport == 0 || sg->dport == 0) {
+        stat_inc(s, US_C_drop_tcp_bad_flags);
+        return false;
+    }
+    return true;
+}
+
+void tcp_input(struct us_stack *s, const struct ip_pkt *ip)
+{
+    stat_inc(s, US_C_tcp_rx);
+    struct segment sg;
+    if (!parse_segment(s, ip, &sg)) return;
+    /* TCP is point to point: nothing for broadcast (RFC 1122 §4.2.3.10). */
+    if (ip->to_broadcast) {
+        stat_inc(s, US_C_drop_tcp_no_socket);
+        return;
+    }
+    struct conn_node *n = conn_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
+    if (n) {
+        switch (n->kind) {
+        case CONN_TCB:
+            tcp_process(s, (struct tcb *)n, &sg);
+            return;
+        case CONN_TW:
+            tw_input(s, (struct tw_entry *)n, &sg);
+            return;
+        case CONN_SYN:
+            syn_entry_input(s, (struct syn_entry *)n, &sg);
+            return;
+        }
+    }
+    struct listener *l = listener_lookup(s, sg.dst, sg.dport);
+    if (l) {
+        listen_input(s, l, &sg);
+        return;
+    }
+    /* §3.10.7.1 CLOSED: everything but a RST gets a RST. */
+    stat_inc(s, US_C_drop_tcp_no_socket);
+    if (sg.flags & TH_RST) {
+        stat_inc(s, US_C_tcp_rst_rx);
+        return;
+    }
+    tcp_send_reset_reply(s, &sg);
+}
+
+/* ---- helpers ---- */
+
+/* RFC 9293 §3.10.7.4, first: the acceptability table. */
+static bool seq_acceptable(seq_t seq, uint32_t len, seq_t rcv_nxt, uint32_t rcv_wnd)
+{
+    if (len == 0) {
+        if (rcv_wnd == 0) return seq == rcv_nxt;
+        return seq_in(seq, rcv_nxt, rcv_nxt + rcv_wnd);
+    }
+    if (rcv_wnd == 0) return false;
+    seq_t last = seq + len - 1;
+    return seq_in(seq, rcv_nxt, rcv_nxt + rcv_wnd) || seq_in(last, rcv_nxt, rcv_nxt + rcv_wnd);
+}
+
+/* RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT. */
+static bool ack_acceptable(const struct tcb *t, seq_t ack)
+{
+    uint32_t span = t->max_sndwnd ? t->max_sndwnd : TCP_MAX_WIN;
+    return seq_geq(ack, t->snd_una - span) && seq_leq(ack, t->snd_max);
+}
+
+void tcp_challenge_ack(struct us_stack *s, struct tcb *t)
+{
+    /* RFC 5961 §7: at most challenge_ack_limit per second, per stack. */
+    struct tcp_stack *ts = tcpst(s);
+    if (s->now - ts->challenge_window >= US_SEC(1)) {
+        ts->challenge_window = s->now;
+        ts->challenge_count = 0;
+    }
+    if (ts->challenge_count >= s->cfg.tcp.challenge_ack_limit) {
+        stat_inc(s, US_C_tcp_challenge_ratelimited);
+        return;
+    }
+    ts->challenge_count++;
+    stat_inc(s, US_C_tcp_challenge_acks);
+    tcp_send_ack(s, t);
+}
+
+static void set_error(struct tcb *t, int err)
+{
+    if (!t->so_error) t->so_error = err;
+}
+
+static void negotiate_mss(struct us_stack *s, struct tcb *t, const struct segment *sg)
+{
+    /* RFC 9293 §3.7.1: without the option, assume 536. */
+    t->peer_mss = sg->opt.has_mss ? sg->opt.mss : s->cfg.tcp.default_mss;
+    uint32_t mss = min_u32(t->peer_mss, t->our_mss);
+    if (t->set.maxseg && t->set.maxseg < mss) mss = t->set.maxseg;
+    if (t->tf & TF_TS_OK) mss -= TCP_TS_OPTLEN;
+    if (mss < 64) mss = 64;
+    t->mss = (uint16_t)mss;
+}
+
+/* Options of the peer's SYN or SYN-ACK decide what the connection uses. */
+void tcp_apply_syn_options(struct us_stack *s, struct tcb *t, const struct segment *sg);
+void tcp_apply_syn_options(struct us_stack *s, struct tcb *t, const struct segment *sg)
+{
+    const struct us_tcp_config *c = &s->cfg.tcp;
+    if (sg->opt.has_ws && c->window_scaling) {
+        t->tf |= TF_WS_OK;
+        t->snd_wscale = sg->opt.wscale;
+    } else {
+        t->tf &= ~TF_WS_OK;
+        t->snd_wscale = 0;
+        t->rcv_wscale = 0; /* RFC 7323 §2.2: both sides or neither */
+    }
+    if (sg->opt.sack_ok && c->sack)
+        t->tf |= TF_SACK_OK;
+    else
+        t->tf &= ~TF_SACK_OK;
+    if (sg->opt.has_ts && c->timestamps) {
+        t->tf |= TF_TS_OK;
+        t->ts_recent = sg->opt.ts_val;
+        t->ts_recent_time = s->now;
+    } else {
+        t->tf &= ~TF_TS_OK;
+    }
+    negotiate_mss(s, t, sg);
+}
+
+/* RFC 9293 §3.10.7.4 fifth, "update the window": WL1/WL2 keep an old
+ * segment from setting the window. */
+static void update_window(struct tcb *t, const struct segment *sg)
+{
+    if (seq_lt(t->snd_wl1, sg->seq) || (t->snd_wl1 == sg->seq && seq_leq(t->snd_wl2, sg->ack))) {
+        uint32_t wnd = (uint32_t)sg->wnd << ((sg->flags & TH_SYN) ? 0 : t->snd_wscale);
+        t->snd_wnd = wnd;
+        if (wnd > t->max_sndwnd) t->max_sndwnd = wnd;
+        t->snd_wl1 = sg->seq;
+        t->snd_wl2 = sg->ack;
+    }
+}
+
+static void stop_persist_if_open(struct us_stack *s, struct tcb *t)
+{
+    if ((t->tf & TF_PERSIST) && t->snd_wnd > 0) {
+        t->tf &= ~TF_PERSIST;
+        t->rexmt_at = US_TIME_NEVER;
+        t->persist_shift = 0;
+        t->st.probes = 0;
+    }
+}
+
+/* ---- ACK processing: what the peer acknowledged ---- */
+
+static void ack_new_data(struct us_stack *s, struct tcb *t, const struct segment *sg)
+{
+    seq_t old_una = t->snd_una;
+    uint32_t acked = sg->ack - old_una;
+
+    /* SYN and FIN occupy sequence space but no buffer. */
+    uint32_t data_acked = acked;
+    if (!(t->tf & TF_SYN_ACKED)) {
+        t->tf |= TF_SYN_ACKED;
+        data_acked--;
+    }
+    bool fin_acked = false;
+    if ((t->tf & TF_FIN_SENT) && seq_geq(sg->ack, t->snd_max) && seq_gt(t->snd_max, old_una)) {
+        /* The FIN is the last sequence number sent. */
+        uint32_t qlen = t->sndq ? t->sndq->len : 0;
+        if (data_acked > qlen) {
+            fin_acked = true;
+            data_acked = qlen;
+        }
+    }
+    if (t->sndq && data_acked) {
+        ring_consume(t->sndq, data_acked);
+        if (!t->sndq->len) {
+            tcp_ring_put(s, t->sndq);
+            t->sndq = NULL;
+        }
+    }
+    (void)fin_acked;
+    t->snd_una = sg->ack;
+    if (seq_lt(t->snd_nxt, t->snd_una)) t->snd_nxt = t->snd_una;
+    t->st.bytes_acked += data_acked;
+    if (t->sb) sb_ack(t->sb, t->snd_una);
+
+    /* RTT (RFC 6298 §3; RFC 7323 §4.1 with timestamps). */
+    us_time_t rtt = US_TIME_NEVER;
+    if ((t->tf & TF_RTT_ACTIVE) && seq_gt(sg->ack, t->rtt_seq)) {
+        rtt = s->now - t->rtt_time;
+        t->tf &= ~TF_RTT_ACTIVE;
+    } else if ((t->tf & TF_TS_OK) && sg->opt.has_ts && sg->opt.ts_ecr) {
+        uint32_t ms = tcp_ts_now(s, t->ts_offset) - sg->opt.ts_ecr;
+        if (ms < 3600u * 1000u) rtt = (us_time_t)ms * 1000u;
+    }
+    if (rtt != US_TIME_NEVER) rto_sample(s, t, rtt);
+
+    /* RFC 6298 §5.3 and the backoff: new data acknowledged restarts the
+     * timer and ends the backoff. */
+    t->backoff = 0;
+    t->rexmt_count = 0;
+    t->first_rexmt = 0;
+    if (seq_geq(t->snd_una, t->snd_max))
+        tcp_rexmt_stop(s, t);
+    else if (!(t->tf & TF_PERSIST))
+        tcp_rexmt_arm(s, t);
+
+    /* Congestion control and loss recovery (RFC 5681, 6582, 6675). */
+    const struct cc_ops *cc = cc_ops_of(t);
+    if (t->ca_state == CA_RECOVERY || t->ca_state == CA_LOSS) {
+        if (seq_geq(sg->ack, t->recover)) {
+            /* Full ACK: recovery is over (RFC 6582 §3.2 step 3). */
+            if (t->ca_state == CA_RECOVERY) {
+                uint32_t flight = t->snd_max - t->snd_una;
+                t->cwnd = min_u32(t->ssthresh, max_u32(flight, t->mss) + t->mss);
+            }
+            t->ca_state = CA_OPEN;
+            t->dupacks = 0;
+            if (t->sb) {
+                t->sb->rtx_next = t->snd_una;
+                t->sb->high_rtx = t->snd_una;
+            }
+            cc->on_recovery_end(s, t);
+        } else if (t->ca_state == CA_RECOVERY) {
+            /* Partial ACK (RFC 6582 §3.2 step 4): the next hole is lost too. */
+            if (!(t->tf & TF_SACK_OK) || !t->sb) {
+                uint32_t len = min_u32(t->mss, t->snd_max - t->snd_una);
+                seq_t data_end = tcp_sndq_seq(t) + (t->sndq ? t->sndq->len : 0);
+                if (seq_gt(t->snd_una + len, data_end)) len = data_end - t->snd_una;
+                tcp_send_segment(s, t, t->snd_una, len,
+                                 TH_ACK | ((t->tf & TF_FIN_SENT) && !len ? TH_FIN : 0));
+                t->st.total_retrans++;
+                stat_inc(s, US_C_tcp_retransmits);
+                t->cwnd = t->cwnd > acked ? t->cwnd - acked : t->mss;
+                t->cwnd += t->mss;
+            }
+        } else {
+            /* CA_LOSS after a timeout: slow start again. */
+            cc->on_ack(s, t, acked, rtt);
+        }
+    } else {
+        t->dupacks = 0;
+        t->ca_state = CA_OPEN;
+        cc->on_ack(s, t, acked, rtt);
+    }
+}
+
+static void enter_recovery(struct us_stack *s, struct tcb *t)
+{
+    const struct cc_ops *cc = cc_ops_of(t);
+    t->ssthresh = cc->ssthresh(s, t);
+    t->recover = t->snd_max;
+    t->ca_state = CA_RECOVERY;
+    t->st.fast_retrans++;
+    stat_inc(s, US_C_tcp_fast_retransmits);
+    if ((t->tf & TF_SACK_OK) && t->sb) {
+        /* RFC 6675 §5: cwnd = ssthresh; the pipe decides what goes. */
+        t->cwnd = t->ssthresh;
+        t->sb->rtx_next = t->snd_una;
+        t->sb->high_rtx = t->snd_una;
+    } else {
+        /* RFC 5681 §3.2 step 3 (NewReno): inflate by the three dupacks. */
+        t->cwnd = t->ssthresh + 3 * (uint32_t)t->mss;
+    }
+    /* The first loss goes at once, whatever the pipe says. */
+    uint32_t len = min_u32(t->mss, t->snd_max - t->snd_una);
+    seq_t data_end = tcp_sndq_seq(t) + (t->sndq ? t->sndq->len : 0);
+    if (seq_gt(t->snd_una + len, data_end)) len = data_end - t->snd_una;
+    uint8_t flags = TH_ACK;
+    if ((t->tf & TF_FIN_SENT) && seq_geq(t->snd_una + len, data_end) &&
+        seq_gt(t->snd_max, data_end))
+        flags |= TH_FIN;
+    tcp_send_segment(s, t, t->snd_una, len, flags);
+    t->st.total_retrans++;
+    t->st.bytes_retrans += len;
+    stat_inc(s, US_C_tcp_retransmits);
+    t->tf &= ~TF_RTT_ACTIVE; /* Karn */
+    if (t->sb) {
+        t->sb->rtx_next = t->snd_una + len;
+        t->sb->high_rtx = t->snd_una + len;
+    }
+    tcp_rexmt_arm(s, t);
+}
+
+/* A duplicate ACK (RFC 5681 §2): nothing new acknowledged, no data, no
+ * window change, data outstanding. */
+static void dup_ack(struct us_stack *s, struct tcb *t, const struct segment *sg, bool new_sack)
+{
+    if (t->dupacks < 255) t->dupacks++;
+    t->st.dup_acks++;
+    if (t->ca_state == CA_RECOVERY) {
+        if (!(t->tf & TF_SACK_OK) || !t->sb) t->cwnd += t->mss; /* RFC 5681 §3.2 step 4 */
+        return;
+    }
+    if (t->ca_state == CA_LOSS) return;
+    bool sack_says_lost = (t->tf & TF_SACK_OK) && t->sb && new_sack &&
+                          sb_is_lost(t->sb, t->snd_una, t->mss);
+    /* RFC 6582 §3.2 step 1: no new recovery before the previous one's end
+     * is acknowledged (avoids multiple fast retransmits). */
+    bool fresh = seq_gt(t->snd_una, t->recover) || t->recover == t->snd_una ||
+                 t->recover == t->iss;
+    if ((t->dupacks >= 3 || sack_says_lost) && fresh) {
+        enter_recovery(s, t);
+        return;
+    }
+    if (t->dupacks < 3) t->ca_state = CA_DISORDER; /* limited transmit (RFC 3042) */
+}
+
+/* ---- the receive side ---- */
+
+static bool rcvq_ready(struct us_stack *s, struct tcb *t)
+{
+    if (t->rcvq) return true;
+    t->rcvq = tcp_ring_get(s, t->set.rcvbuf);
+    if (!t->rcvq) {
+        stat_inc(s, US_C_drop_tcp_no_mem);
+        return false;
+    }
+    return true;
+}
+
+static void deliver_fin(struct us_stack *s, struct tcb *t);
+
+/* RFC 9293 §3.10.7.4 seventh, for [seq, seq+len) already trimmed to the
+ * window. Returns false when the data had to be dropped. */
+static void receive_text(struct us_stack *s, struct tcb *t, seq_t seq, const uint8_t *data,
+                         uint32_t len)
+{
+    if (!rcvq_ready(s, t)) return;
+    struct ring *q = t->rcvq;
+    uint32_t unread = q->len;
+    uint32_t room = q->cap - unread;
+    if (seq == t->rcv_nxt) {
+        if (len > room) {
+            stat_inc(s, US_C_drop_tcp_rcvbuf);
+            len = room;
+        }
+        ring_write_at(q, unread, data, len);
+        ring_commit(q, len);
+        t->rcv_nxt += len;
+        t->st.bytes_received += len;
+        if (t->ooo && t->ooo->n) {
+            uint32_t more = reass_advance(t->ooo, t->rcv_nxt);
+            if (more) {
+                ring_commit(q, more);
+                t->rcv_nxt += more;
+                t->st.bytes_received += more;
+            }
+            /* RFC 5681 §4.2: ACK at once when a segment fills a gap. */
+            t->tf |= TF_ACK_NOW;
+        }
+        if (t->ooo && !t->ooo->n && !(t->tf & TF_DSACK)) {
+            free(t->ooo);
+            t->ooo = NULL;
+        }
+        /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second full
+         * segment is acknowledged at once; otherwise the delayed-ACK timer. */
+        if (len >= t->mss) t->rcv_segs++;
+        if (t->rcv_segs >= 2 || (t->tf & TF_QUICKACK))
+            t->tf |= TF_ACK_NOW;
+        else
+            tcp_delack_arm(s, t);
+        return;
+    }
+    /* Out of order: keep it where it belongs in the ring. */
+    uint32_t off = seq - t->rcv_nxt;
+    if (off + len > room) {
+        stat_inc(s, US_C_drop_tcp_rcvbuf);
+        len = off < room ? room - off : 0;
+    }
+    if (!t->ooo) {
+        t->ooo = calloc(1, sizeof(*t->ooo));
+        if (!t->ooo) {
+            stat_inc(s, US_C_drop_tcp_no_mem);
+            return;
+        }
+    }
+    if (len && reass_add(t->ooo, seq, len)) {
+        ring_write_at(q, unread + off, data, len);
+        stat_inc(s, US_C_tcp_ooo_segments);
+    } else if (len) {
+        stat_inc(s, US_C_drop_tcp_ooo_full);
+    }
+    /* RFC 5681 §4.2: an out-of-order segment is acknowledged at once (a
+     * duplicate ACK, with SACK blocks). */
+    t->tf |= TF_ACK_NOW;
+}
+
+static void deliver_fin(struct us_stack *s, struct tcb *t)
+{
+    /* RFC 9293 §3.10.7.4 eighth. */
+    t->rcv_nxt++;
+    t->tf |= TF_RCV_FIN | TF_ACK_NOW;
+    switch (t->state) {
+    case US_TCP_SYN_RECEIVED:
+    case US_TCP_ESTABLISHED:
+        /* Like Linux (tcp_fin, pingpong mode) the ACK is delayed: an
+         * application that closes at once sends its FIN with it -- the
+         * three-segment close. */
+        t->tf &= ~TF_ACK_NOW;
+        tcp_delack_arm(s, t);
+        tcp_set_state(s, t, US_TCP_CLOSE_WAIT, "rcv FIN");
+        break;
+    case US_TCP_FIN_WAIT_1:
+        /* "If our FIN has been ACKed (perhaps in this segment), then enter
+         * TIME-WAIT ...; otherwise, enter the CLOSING state." */
+        if ((t->tf & TF_FIN_SENT) && t->snd_una == t->snd_max)
+            tcp_set_state(s, t, US_TCP_TIME_WAIT, "rcv FIN,ACK");
+        else
+            tcp_set_state(s, t, US_TCP_CLOSING, "rcv FIN");
+        break;
+    case US_TCP_FIN_WAIT_2:
+        tcp_set_state(s, t, US_TCP_TIME_WAIT, "rcv FIN");
+        break;
+    default:
+        break;
+    }
+}
+
+/* Hands the connection to a compact TIME-WAIT entry, after the ACK of the
+ * peer's FIN when a FIN is what brought us here (not from CLOSING). */
+static void finish_time_wait(struct us_stack *s, struct tcb *t, bool ack_fin)
+{
+    if (ack_fin) tcp_send_ack(s, t);
+    if (!tw_enter(s, t)) {
+        stat_inc(s, US_C_tcp_tw_overflow);
+        tcb_close(s, t, "TIME-WAIT table full");
+    }
+}
+
+/* ---- SYN-SENT, §3.10.7.3 ---- */
+
+static void process_syn_sent(struct us_stack *s, struct tcb *t, struct segment *sg)
+{
+    /* First, check the ACK bit. */
+    bool ack_ok = false;
+    if (sg->flags & TH_ACK) {
+        if (seq_leq(sg->ack, t->iss) || seq_gt(sg->ack, t->snd_max)) {
+            if (!(sg->flags & TH_RST)) tcp_send_reset_reply(s, sg);
+            stat_inc(s, US_C_drop_tcp_bad_ack);
+            return;
+        }
+        ack_ok = seq_lt(t->snd_una, sg->ack) && seq_leq(sg->ack, t->snd_max);
+    }
+    /* Second, check the RST bit (RFC 5961 §3.2: only with an ACK of our SYN). */
+    if (sg->flags & TH_RST) {
+        stat_inc(s, US_C_tcp_rst_rx);
+        if (ack_ok) {
+            set_error(t, ECONNREFUSED);
+            tcb_close(s, t, "rcv RST");
+        } else {
+            stat_inc(s, US_C_drop_tcp_bad_rst);
+        }
+        return;
+    }
+    /* Third, security: no compartments here. */
+    /* Fourth, check the SYN bit. */
+    if (!(sg->flags & TH_SYN)) return; /* fifth: neither SYN nor RST */
+    t->irs = sg->seq;
+    t->rcv_nxt = sg->seq + 1;
+    tcp_apply_syn_options(s, t, sg);
+    t->last_rx = s->now;
+    if (ack_ok) {
+        t->snd_una = sg->ack;
+        t->tf |= TF_SYN_ACKED;
+        t->snd_wl1 = sg->seq;
+        t->snd_wl2 = sg->ack;
+        t->snd_wnd = sg->wnd; /* the SYN-ACK's window is not scaled */
+        t->max_sndwnd = t->snd_wnd;
+        /* Karn: only a SYN sent once gives an RTT sample. */
+        if (t->rexmt_count == 0) rto_sample(s, t, s->now - t->rtt_time);
+        t->backoff = 0;
+        t->rexmt_count = 0;
+        tcp_rexmt_stop(s, t);
+        cc_init(s, t);
+        t->rcv_adv = t->rcv_nxt;
+        tcp_set_state(s, t, US_TCP_ESTABLISHED, "rcv SYN,ACK");
+        tcp_keepalive_reset(s, t);
+        t->tf |= TF_ACK_NOW;
+        /* Data or FIN in the SYN-ACK are processed like any segment's. */
+        if (sg->len || (sg->flags & TH_FIN)) {
+            sg->seq++;
+            sg->flags &= (uint8_t)~TH_SYN;
+            tcp_process(s, t, sg);
+            return;
+        }
+        tcp_output(s, t);
+        return;
+    }
+    /* Simultaneous open: SYN-RECEIVED, answer with SYN,ACK (same ISS). */
+    t->snd_wnd = sg->wnd;
+    t->max_sndwnd = t->snd_wnd;
+    t->snd_wl1 = sg->seq;
+    t->rcv_adv = t->rcv_nxt;
+    tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "rcv SYN");
+    tcp_send_segment(s, t, t->iss, 0, TH_SYN | TH_ACK);
+    tcp_rexmt_arm(s, t);
+}
+
+/* ---- the other states, §3.10.7.4 ---- */
+
+void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
+{
+    t->st.segs_in++;
+    if (sg->len) t->st.data_segs_in++;
+    if (sg->opt.n_sack) t->st.sack_blocks_rx += sg->opt.n_sack;
+    if (t->state == US_TCP_SYN_SENT) {
+        process_syn_sent(s, t, sg);
+        return;
+    }
+    if (t->state == US_TCP_CLOSED || t->state == US_TCP_LISTEN) {
+        tcp_send_reset_reply(s, sg);
+        return;
+    }
+    t->last_rx = s->now;
+    t->keep_probes = 0;
+
+    /* First, check the sequence number. */
+    uint32_t rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    uint32_t slen = seg_len(sg);
+    /* RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent marks an old
+     * duplicate (unless TS.Recent is over 24 days old). */
+    if ((t->tf & TF_TS_OK) && sg->opt.has_ts && !(sg->flags & TH_RST) &&
+        (int32_t)(sg->opt.ts_val - t->ts_recent) < 0 &&
+        s->now - t->ts_recent_time < US_SEC(24 * 86400)) {
+        stat_inc(s, US_C_tcp_paws_rejected);
+        tcp_send_ack(s, t);
+        return;
+    }
+    if (!seq_acceptable(sg->seq, slen, t->rcv_nxt, rcv_wnd)) {
+        /* A zero window still takes valid ACKs (and RSTs, below). */
+        bool ack_only_at_edge = rcv_wnd == 0 && sg->seq == t->rcv_nxt;
+        if (!ack_only_at_edge) {
+            if (sg->flags & TH_RST) {
+                stat_inc(s, US_C_tcp_rst_rx);
+                stat_inc(s, US_C_drop_tcp_bad_rst);
+                return;
+            }
+            stat_inc(s, US_C_drop_tcp_unacceptable);
+            if (seq_lt(sg->seq + slen, t->rcv_nxt) || (seq_lt(sg->seq, t->rcv_nxt) && slen)) {
+                stat_inc(s, US_C_tcp_dup_segments);
+                /* RFC 2883 D-SACK: tell the sender it sent this twice. */
+                if ((t->tf & TF_SACK_OK) && sg->len) {
+                    if (!t->ooo) t->ooo = calloc(1, sizeof(*t->ooo));
+                    if (t->ooo) {
+                        t->ooo->dsack.left = sg->seq;
+                        t->ooo->dsack.right = seq_min(sg->seq + sg->len, t->rcv_nxt);
+                        t->tf |= TF_DSACK;
+                    }
+                }
+            }
+            tcp_send_ack(s, t);
+            return;
+        }
+    }
+    /* RFC 7323 §4.3: record TS.Recent for a segment covering Last.ACK.sent. */
+    if ((t->tf & TF_TS_OK) && sg->opt.has_ts && seq_leq(sg->seq, t->last_ack_sent) &&
+        seq_leq(t->last_ack_sent, sg->seq + slen)) {
+        t->ts_recent = sg->opt.ts_val;
+        t->ts_recent_time = s->now;
+    }
+
+    /* Second, check the RST bit (RFC 5961 §3.2). */
+    if (sg->flags & TH_RST) {
+        stat_inc(s, US_C_tcp_rst_rx);
+        if (sg->seq != t->rcv_nxt && s->cfg.tcp.rfc5961) {
+            tcp_challenge_ack(s, t);
+            return;
+        }
+        switch (t->state) {
+        case US_TCP_SYN_RECEIVED:
+            /* Passive opens live as compact entries until the handshake
+             * completes, so a full tcb here came from a simultaneous open. */
+            set_error(t, ECONNREFUSED);
+            break;
+        case US_TCP_ESTABLISHED:
+        case US_TCP_FIN_WAIT_1:
+        case US_TCP_FIN_WAIT_2:
+        case US_TCP_CLOSE_WAIT:
+            set_error(t, ECONNRESET);
+            break;
+        default:
+            break; /* CLOSING, LAST-ACK: just close */
+        }
+        t->eof_error = ECONNRESET;
+        tcb_close(s, t, "rcv RST");
+        return;
+    }
+
+    /* Third, check security: no compartments here. */
+
+    /* Fourth, check the SYN bit: in a synchronized state any SYN gets a
+     * challenge ACK (RFC 5961 §4.2), never a reset. */
+    if (sg->flags & TH_SYN) {
+        if (s->cfg.tcp.rfc5961 || t->state == US_TCP_SYN_RECEIVED) {
+            tcp_challenge_ack(s, t);
+        } else {
+            /* RFC 793's rule when RFC 5961 is off: reset. */
+            tcp_send_raw(s, t->node.laddr, t->node.lport, t->node.raddr, t->node.rport,
+                         t->snd_nxt, 0, TH_RST, 0, NULL, 0);
+            set_error(t, ECONNRESET);
+            tcb_close(s, t, "rcv SYN");
+        }
+        return;
+    }
+
+    /* Fifth, check the ACK field. */
+    if (!(sg->flags & TH_ACK)) return;
+    if (!ack_acceptable(t, sg->ack)) {
+        /* RFC 5961 §5.2: too old or not yet sent: ACK and drop. */
+        stat_inc(s, US_C_drop_tcp_bad_ack);
+        tcp_challenge_ack(s, t);
+        return;
+    }
+    if (t->state == US_TCP_SYN_RECEIVED) {
+        if (!(seq_lt(t->snd_una, sg->ack) && seq_leq(sg->ack, t->snd_max))) {
+            tcp_send_raw(s, sg->dst, sg->dport, sg->src, sg->sport, sg->ack, 0, TH_RST, 0, NULL,
+                         0);
+            return;
+        }
+        if (t->parent && !listener_enqueue(s, t->parent, t)) return;
+        t->snd_wnd = (uint32_t)sg->wnd << t->snd_wscale;
+        t->max_sndwnd = t->snd_wnd;
+        t->snd_wl1 = sg->seq;
+        t->snd_wl2 = sg->ack;
+        tcp_rexmt_stop(s, t);
+        if (t->rexmt_count == 0 && t->rtt_time) rto_sample(s, t, s->now - t->rtt_time);
+        t->backoff = 0;
+        t->rexmt_count = 0;
+        cc_init(s, t);
+        tcp_set_state(s, t, US_TCP_ESTABLISHED, "rcv ACK");
+        tcp_keepalive_reset(s, t);
+    }
+
+    bool new_sack = false;
+    if ((t->tf & TF_SACK_OK) && sg->opt.n_sack) {
+        if (!t->sb) t->sb = calloc(1, sizeof(*t->sb));
+        if (t->sb) {
+            uint32_t before = t->sb->sacked;
+            uint8_t nb = t->sb->n;
+            sb_update(t->sb, seq_max(t->snd_una, sg->ack), t->snd_max, sg->opt.sack, sg->opt.n_sack);
+            new_sack = t->sb->sacked != before || t->sb->n != nb;
+        }
+    }
+    uint32_t old_wnd = t->snd_wnd;
+    if (seq_gt(sg->ack, t->snd_una)) {
+        ack_new_data(s, t, sg);
+    } else if (sg->ack == t->snd_una && sg->len == 0 && !(sg->flags & TH_FIN) &&
+               seq_gt(t->snd_max, t->snd_una) &&
+               ((uint32_t)sg->wnd << t->snd_wscale) == old_wnd) {
+        dup_ack(s, t, sg, new_sack);
+    } else if (new_sack && t->ca_state == CA_RECOVERY) {
+        /* SACK information alone may open the pipe. */
+    }
+    if (seq_leq(t->snd_una, sg->ack)) update_window(t, sg);
+    stop_persist_if_open(s, t);
+
+    bool our_fin_acked = (t->tf & TF_FIN_SENT) && t->snd_una == t->snd_max;
+    /* A FIN arriving with the ACK of ours takes FIN-WAIT-1 straight to
+     * TIME-WAIT in the eighth step (the diagram's "rcv FIN, ACK" arc). */
+    bool fin_in_order = (sg->flags & TH_FIN) && seq_leq(sg->seq, t->rcv_nxt);
+    switch (t->state) {
+    case US_TCP_FIN_WAIT_1:
+        if (our_fin_acked && !fin_in_order) {
+            tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "rcv ACK of FIN");
+            /* An orphan does not wait forever for the peer's FIN (Linux's
+             * tcp_fin_timeout / TCP_LINGER2). */
+            if (t->tf & TF_ORPHAN) {
+                t->keep_at = s->now + t->set.linger2;
+                tcp_timer_update(s, t);
+            }
+        }
+        break;
+    case US_TCP_CLOSING:
+        if (our_fin_acked) {
+            tcp_set_state(s, t, US_TCP_TIME_WAIT, "rcv ACK of FIN");
+            finish_time_wait(s, t, false);
+            return;
+        }
+        return; /* RFC 9293: otherwise ignore the segment */
+    case US_TCP_LAST_ACK:
+        if (our_fin_acked) {
+            tcb_close(s, t, "rcv ACK of FIN");
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+
+    /* Sixth, check the URG bit: urgent data is delivered inline (RFC 6093);
+     * the pointer is not tracked. */
+
+    /* Seventh, process the segment text. */
+    seq_t seq = sg->seq;
+    const uint8_t *data = sg->data;
+    uint32_t len = sg->len;
+    bool fin = sg->flags & TH_FIN;
+    if (len && (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
+                t->state == US_TCP_FIN_WAIT_2 || t->state == US_TCP_SYN_RECEIVED)) {
+        /* Trim what we already have (left) and what the window excludes (right). */
+        if (seq_lt(seq, t->rcv_nxt)) {
+            uint32_t dup = t->rcv_nxt - seq;
+            if (dup >= len) {
+                len = 0;
+            } else {
+                data += dup;
+                len -= dup;
+                seq = t->rcv_nxt;
+            }
+            t->tf |= TF_ACK_NOW;
+        }
+        seq_t wnd_end = t->rcv_nxt + rcv_wnd;
+        if (len && seq_gt(seq + len, wnd_end)) {
+            uint32_t over = seq + len - wnd_end;
+            len = over >= len ? 0 : len - over;
+            fin = false; /* the FIN lies beyond the window */
+            t->tf |= TF_ACK_NOW;
+        }
+        /* Linux: new data for a socket whose reading side is closed (after
+         * close() in FIN-WAIT) aborts with RST, rather than being acked into
+         * the void (RFC 2525 §2.17). */
+        if (len && (t->tf & TF_ORPHAN) &&
+            (t->state == US_TCP_FIN_WAIT_1 || t->state == US_TCP_FIN_WAIT_2)) {
+            tcp_send_reset(s, t);
+            set_error(t, ECONNRESET);
+            tcb_close(s, t, "data after close");
+            return;
+        }
+        if (len) receive_text(s, t, seq, data, len);
+        if (seq != t->rcv_nxt && seq_gt(seq, t->rcv_nxt) && fin) {
+            /* An out-of-order FIN: remembered by the peer's retransmission. */
+            fin = false;
+        }
+    }
+
+    /* Eighth, check the FIN bit. */
+    if (fin && !(t->tf & TF_RCV_FIN)) {
+        seq_t fin_seq = sg->seq + sg->len;
+        if (fin_seq == t->rcv_nxt) {
+            deliver_fin(s, t);
+            if (t->state == US_TCP_TIME_WAIT) {
+                finish_time_wait(s, t, true);
+                return;
+            }
+        }
+    } else if (fin && (t->tf & TF_RCV_FIN)) {
+        t->tf |= TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
+    }
+
+    /* The FIN we deferred for turned out not to be in order. */
+    if (t->state == US_TCP_FIN_WAIT_1 && our_fin_acked) {
+        tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "rcv ACK of FIN");
+        if (t->tf & TF_ORPHAN) t->keep_at = s->now + t->set.linger2;
+    }
+
+    tcp_output(s, t);
+    tcp_timer_update(s, t);
+}
+
+/* ---- ICMP errors about our segments (RFC 1122 §4.2.3.9, RFC 5927) ---- */
+
+void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t src, uint32_t dst,
+                    const uint8_t *l4, size_t l4len)
+{
+    if (type != 3 || l4len < 8) return;
+    uint16_t sport = rd16(l4), dport = rd16(l4 + 2);
+    seq_t seq = rd32(l4 + 4);
+    struct conn_node *n = conn_lookup(s, src, sport, dst, dport);
+    if (!n || n->kind != CONN_TCB) return;
+    struct tcb *t = (struct tcb *)n;
+    /* RFC 5927 §4.1: only an error quoting data we have in flight is believed. */
+    if (!seq_in(seq, t->snd_una, t->snd_max + 1)) return;
+    int err = code == 3 ? ECONNREFUSED : code == 2 ? ENOPROTOOPT : EHOSTUNREACH;
+    if (code == 4) return; /* fragmentation needed: we send DF-sized segments already */
+    /* Like Linux: while opening, an unreachable destination ends the attempt;
+     * once established, errors are soft (the retransmission timer decides). */
+    if (t->state == US_TCP_SYN_SENT) {
+        t->so_error = err;
+        tcb_close(s, t, "ICMP unreachable");
+    }
+}
