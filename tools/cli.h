@@ -93,6 +93,8 @@ int parse_addr_prefix(const char *s, uint32_t *addr, unsigned *prefix);
 
 /* Subcommands. */
 int cmd_demo(int argc, char **argv);
+int cmd_echo(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

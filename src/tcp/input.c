@@ -286,6 +286,7 @@ static void ack_new_data(struct us_stack *s, struct tcb *t, const struct segment
                 if (seq_gt(t->snd_una + len, data_end)) len = data_end - t->snd_una;
                 tcp_send_segment(s, t, t->snd_una, len,
                                  TH_ACK | ((t->tf & TF_FIN_SENT) && !len ? TH_FIN : 0));
+                t->tf &= ~TF_RTT_ACTIVE; /* Karn */
                 t->st.total_retrans++;
                 stat_inc(s, US_C_tcp_retransmits);
                 t->cwnd = t->cwnd > acked ? t->cwnd - acked : t->mss;
@@ -327,7 +328,8 @@ static void enter_recovery(struct us_stack *s, struct tcb *t)
     if ((t->tf & TF_FIN_SENT) && seq_geq(t->snd_una + len, data_end) &&
         seq_gt(t->snd_max, data_end))
         flags |= TH_FIN;
-    tcp_send_segment(s, t, t->snd_una, len, flags);
+    int sent = tcp_send_segment(s, t, t->snd_una, len, flags);
+    if (sent > 0) len = (uint32_t)sent;
     t->st.total_retrans++;
     t->st.bytes_retrans += len;
     stat_inc(s, US_C_tcp_retransmits);
@@ -606,6 +608,12 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
                     }
                 }
             }
+            /* Like Linux (tcp_invalid_ratelimit): answering out-of-window
+             * segments that carry no data at most every 500 ms makes an ACK
+             * war between two confused ends impossible. */
+            if (sg->len == 0 && t->last_oow_ack && s->now - t->last_oow_ack < US_MSEC(500))
+                return;
+            t->last_oow_ack = s->now;
             tcp_send_ack(s, t);
             return;
         }
@@ -734,7 +742,9 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             finish_time_wait(s, t, false);
             return;
         }
-        return; /* RFC 9293: otherwise ignore the segment */
+        /* "Otherwise ignore the segment": no text, no FIN; but what the
+         * ACK allowed may be sent (data queued before our FIN). */
+        goto out;
     case US_TCP_LAST_ACK:
         if (our_fin_acked) {
             tcb_close(s, t, "rcv ACK of FIN");
@@ -805,6 +815,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         t->tf |= TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
     }
 
+out:
     /* The FIN we deferred for turned out not to be in order. */
     if (t->state == US_TCP_FIN_WAIT_1 && our_fin_acked) {
         tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "rcv ACK of FIN");

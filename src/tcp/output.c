@@ -138,7 +138,15 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
         }
     }
     size_t hlen = TCP_HLEN + optlen;
-    if (len > pbuf_tailroom(&s->pool, p) - hlen) len = (uint32_t)(pbuf_tailroom(&s->pool, p) - hlen);
+    /* RFC 6691: the MSS counts payload plus options beyond the fixed
+     * header; t->mss already leaves room for timestamps, SACK blocks take
+     * theirs from the payload. A trimmed segment can no longer carry FIN. */
+    uint32_t cap = t->mss + ((t->tf & TF_TS_OK) ? TCP_TS_OPTLEN : 0);
+    cap = cap > optlen ? cap - (uint32_t)optlen : 0;
+    if (len > cap) {
+        len = cap;
+        flags &= (uint8_t)~(TH_FIN | TH_PSH);
+    }
     if (len) {
         uint32_t off = seq - tcp_sndq_seq(t);
         ring_copy_out(t->sndq, off, h + hlen, len);
@@ -170,12 +178,19 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
     }
     stat_inc(s, US_C_tcp_tx);
     if (flags & TH_RST) stat_inc(s, US_C_tcp_rst_tx);
-    return ip_output(s, p, t->node.laddr, t->node.raddr, IPPROTO_TCP_);
+    ip_output(s, p, t->node.laddr, t->node.raddr, IPPROTO_TCP_);
+    /* A frame lost below us (no ARP yet, a full queue) is, to TCP, a
+     * segment lost in the network: the retransmission timer covers it. */
+    return (int)len;
 }
 
 void tcp_send_ack(struct us_stack *s, struct tcb *t)
 {
-    tcp_send_segment(s, t, t->snd_nxt, 0, TH_ACK);
+    /* After a timeout SND.NXT goes back to SND.UNA to retransmit; an ACK
+     * sent then with SEG.SEQ = SND.NXT would lie below the peer's RCV.NXT,
+     * fail its acceptability test and never be processed. Like BSD's
+     * tcp_output, a pure ACK carries SND.MAX. */
+    tcp_send_segment(s, t, (t->tf & TF_PERSIST) ? t->snd_nxt : t->snd_max, 0, TH_ACK);
 }
 
 void tcp_send_reset(struct us_stack *s, struct tcb *t)
@@ -220,7 +235,9 @@ static bool send_hole(struct us_stack *s, struct tcb *t)
         seq_t data_end = tcp_sndq_seq(t) + sndq_len(t);
         if (seq_geq(start, data_end)) return false;
         if (seq_gt(start + len, data_end)) len = data_end - start;
-        tcp_send_segment(s, t, start, len, TH_ACK);
+        int sent = tcp_send_segment(s, t, start, len, TH_ACK);
+        if (sent < 0) return false;
+        len = (uint32_t)sent;
         t->st.total_retrans++;
         t->st.bytes_retrans += len;
         stat_inc(s, US_C_tcp_retransmits);
@@ -301,7 +318,12 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         if (len && len == unsent) flags |= TH_PSH;
         if (send_fin) flags |= TH_FIN;
         bool retrans = seq_lt(seq, t->snd_max);
-        tcp_send_segment(s, t, seq, len, flags);
+        int sent = tcp_send_segment(s, t, seq, len, flags);
+        if (sent < 0) break;
+        if ((uint32_t)sent < len) {
+            len = (uint32_t)sent; /* options took room; the FIN waits */
+            send_fin = false;
+        }
         sent_any = true;
         if (retrans) {
             t->st.total_retrans++;

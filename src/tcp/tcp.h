@@ -250,6 +250,7 @@ struct tcb {
     us_time_t first_rexmt;     /* when the oldest unacknowledged data was first retransmitted */
     us_time_t last_rx;         /* last segment from the peer (keepalive idle) */
     us_time_t last_tx_data;    /* for slow-start restart after idle */
+    us_time_t last_oow_ack;    /* last reply to an out-of-window segment */
     uint16_t persist_shift;
 
     /* Buffers (allocated lazily). */
@@ -385,7 +386,9 @@ size_t tcp_write_options(uint8_t *p, bool ts, uint32_t ts_val, uint32_t ts_ecr,
 /* Sends whatever the connection may send now (data, FIN, ACK, window update). */
 void tcp_output(struct us_stack *s, struct tcb *t);
 /* Sends one segment of the connection: [seq, seq+len) of the send queue with
- * `flags`; SYN and FIN as flags say. Returns 0 or a negative errno. */
+ * `flags`; SYN and FIN as flags say. The payload may come out shorter when
+ * the options need room (then without FIN): returns the payload bytes sent,
+ * or a negative errno when no segment could be built. */
 int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len, uint8_t flags);
 void tcp_send_ack(struct us_stack *s, struct tcb *t);
 /* RST in reply to a segment (RFC 9293 §3.10.7.1). Never in reply to a RST. */

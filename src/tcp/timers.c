@@ -185,8 +185,8 @@ static bool persist_timeout(struct us_stack *s, struct tcb *t)
         /* The window opened a little but SWS avoidance held the data back:
          * send what fits (the override timer of RFC 9293 §3.8.6.2.1). */
         uint32_t len = min_u32(min_u32(room, tcp_unsent(t)), t->mss);
-        tcp_send_segment(s, t, t->snd_nxt, len, TH_ACK | TH_PSH);
-        t->snd_nxt += len;
+        int sent = tcp_send_segment(s, t, t->snd_nxt, len, TH_ACK | TH_PSH);
+        if (sent > 0) t->snd_nxt += (uint32_t)sent;
         t->snd_max = seq_max(t->snd_max, t->snd_nxt);
         tcp_rexmt_arm(s, t);
         return true;

@@ -378,3 +378,217 @@ void fill_pattern(uint8_t *buf, size_t len, uint64_t seed, size_t offset)
         buf[i] = (uint8_t)(x * 0xbf58476d1ce4e5b9ull >> 56);
     }
 }
+
+/* ---- bulk transfer ---- */
+
+#include <sodium.h>
+
+struct stream {
+    size_t total, sent, rcvd;
+    crypto_hash_sha256_state tx, rx;
+    uint64_t pat;   /* pattern seed */
+    bool eof_seen, shut;
+};
+
+static void stream_init(struct stream *st, size_t total, uint64_t pat)
+{
+    memset(st, 0, sizeof(*st));
+    st->total = total;
+    st->pat = pat;
+    crypto_hash_sha256_init(&st->tx);
+    crypto_hash_sha256_init(&st->rx);
+}
+
+/* Pushes what the socket takes; false on an unexpected error. */
+static bool pump_send(struct us_stack *s, int fd, struct stream *st, char *why, size_t wl)
+{
+    static uint8_t chunk[65536];
+    while (st->sent < st->total) {
+        size_t n = st->total - st->sent;
+        if (n > sizeof(chunk)) n = sizeof(chunk);
+        fill_pattern(chunk, n, st->pat, st->sent);
+        ssize_t w = us_send(s, fd, chunk, n, MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN) return true;
+            snprintf(why, wl, "send: %s after %zu bytes", strerror(errno), st->sent);
+            return false;
+        }
+        crypto_hash_sha256_update(&st->tx, chunk, (unsigned long long)w);
+        st->sent += (size_t)w;
+    }
+    if (!st->shut) {
+        us_shutdown(s, fd, SHUT_WR);
+        st->shut = true;
+    }
+    return true;
+}
+
+static bool pump_recv(struct us_stack *s, int fd, struct stream *st, char *why, size_t wl)
+{
+    static uint8_t buf[65536], want[65536];
+    for (;;) {
+        ssize_t n = us_recv(s, fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN) return true;
+            snprintf(why, wl, "recv: %s after %zu bytes", strerror(errno), st->rcvd);
+            return false;
+        }
+        if (n == 0) {
+            st->eof_seen = true;
+            return true;
+        }
+        fill_pattern(want, (size_t)n, st->pat, st->rcvd);
+        if (memcmp(buf, want, (size_t)n) != 0) {
+            size_t k = 0;
+            while (buf[k] == want[k]) k++;
+            snprintf(why, wl, "byte %zu of the stream is wrong", st->rcvd + k);
+            return false;
+        }
+        if (st->rcvd + (size_t)n > st->total) {
+            snprintf(why, wl, "received more than was sent");
+            return false;
+        }
+        crypto_hash_sha256_update(&st->rx, buf, (unsigned long long)n);
+        st->rcvd += (size_t)n;
+    }
+}
+
+static void set_int(struct us_stack *s, int fd, int level, int name, int v)
+{
+    us_setsockopt(s, fd, level, name, &v, sizeof(v));
+}
+
+struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const struct us_faults *fb,
+                            const struct xfer_opts *o)
+{
+    struct xfer_result res = {0};
+    struct us_stack_config cfg;
+    us_stack_config_default(&cfg);
+    if (o->sack_off) cfg.tcp.sack = false;
+    if (o->ts_off) cfg.tcp.timestamps = false;
+    if (o->ws_off) cfg.tcp.window_scaling = false;
+    if (o->cc) cfg.tcp.congestion = o->cc;
+    unsigned mtu = o->mtu ? o->mtu : 1500;
+    struct pair *p = pair_new_mtu(seed, NULL, NULL, mtu, &cfg);
+    /* USTACK_TRACE=1 prints every frame each stack sends and every state
+     * change: the first thing to look at when a seed fails. */
+    struct us_text_trace *tr = NULL;
+    struct us_state_log *sl = NULL;
+    if (getenv("USTACK_TRACE")) {
+        tr = us_text_trace_new(stderr, US_TRACE_DIR);
+        sl = us_state_log_new(stderr);
+        struct us_observer to = us_text_trace_observer(tr);
+        struct us_observer so = us_state_log_observer(sl);
+        us_stack_observe(p->a, &to);
+        us_stack_observe(p->b, &to);
+        us_stack_observe(p->a, &so);
+        us_stack_observe(p->b, &so);
+    }
+    /* Faults start after ARP so the handshake can be lossy too but ARP
+     * is not the subject here. */
+    us_ping_send(p->a, PAIR_B_IP, 1, 1, 8);
+    us_wire_run_for(p->w, US_MSEC(10));
+    if (fa) us_wire_set_faults(p->w, p->pa, fa);
+    if (fb) us_wire_set_faults(p->w, p->pb, fb);
+
+    int l = us_socket(p->b, AF_INET, SOCK_STREAM, 0);
+    if (o->rcvbuf) set_int(p->b, l, SOL_SOCKET, SO_RCVBUF, (int)o->rcvbuf);
+    if (o->sndbuf) set_int(p->b, l, SOL_SOCKET, SO_SNDBUF, (int)o->sndbuf);
+    struct sockaddr_in a = sin_of(0, 5001);
+    us_bind(p->b, l, (struct sockaddr *)&a, sizeof(a));
+    us_listen(p->b, l, 4);
+    int c = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    if (o->rcvbuf) set_int(p->a, c, SOL_SOCKET, SO_RCVBUF, (int)o->rcvbuf);
+    if (o->sndbuf) set_int(p->a, c, SOL_SOCKET, SO_SNDBUF, (int)o->sndbuf);
+    us_time_t t0 = us_wire_now(p->w);
+    us_time_t limit = t0 + (o->limit ? o->limit : US_SEC(3600));
+    struct sockaddr_in sa = sin_of(PAIR_B_IP, 5001);
+    if (us_connect(p->a, c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        snprintf(res.why, sizeof(res.why), "connect: %s", strerror(errno));
+        goto out;
+    }
+    int s = us_accept(p->b, l, NULL, NULL);
+    if (s < 0) {
+        snprintf(res.why, sizeof(res.why), "accept: %s", strerror(errno));
+        goto out;
+    }
+    struct stream ab, ba;
+    stream_init(&ab, o->a_to_b, seed * 31 + 1);
+    stream_init(&ba, o->b_to_a, seed * 31 + 2);
+    for (;;) {
+        char *why = res.why;
+        size_t wl = sizeof(res.why);
+        if (!pump_send(p->a, c, &ab, why, wl) || !pump_send(p->b, s, &ba, why, wl) ||
+            !pump_recv(p->b, s, &ab, why, wl) || !pump_recv(p->a, c, &ba, why, wl))
+            break;
+        if (ab.eof_seen && ba.eof_seen) {
+            if (ab.rcvd != ab.total || ba.rcvd != ba.total) {
+                snprintf(why, wl, "EOF after %zu of %zu / %zu of %zu bytes", ab.rcvd, ab.total,
+                         ba.rcvd, ba.total);
+                break;
+            }
+            uint8_t h1[32], h2[32], h3[32], h4[32];
+            crypto_hash_sha256_final(&ab.tx, h1);
+            crypto_hash_sha256_final(&ab.rx, h2);
+            crypto_hash_sha256_final(&ba.tx, h3);
+            crypto_hash_sha256_final(&ba.rx, h4);
+            if (memcmp(h1, h2, 32) || memcmp(h3, h4, 32)) {
+                snprintf(why, wl, "SHA-256 differs");
+                break;
+            }
+            res.ok = true;
+            break;
+        }
+        if (us_wire_now(p->w) >= limit) {
+            snprintf(why, wl, "stalled: %zu/%zu and %zu/%zu bytes after %.1f s of virtual time",
+                     ab.rcvd, ab.total, ba.rcvd, ba.total,
+                     (double)(us_wire_now(p->w) - t0) / 1e6);
+            break;
+        }
+        if (!us_wire_step(p->w, limit)) {
+            snprintf(why, wl, "deadlock: nothing scheduled with %zu/%zu and %zu/%zu bytes", ab.rcvd,
+                     ab.total, ba.rcvd, ba.total);
+            break;
+        }
+    }
+    res.elapsed = us_wire_now(p->w) - t0;
+    socklen_t il = sizeof(res.ia);
+    us_getsockopt(p->a, c, IPPROTO_TCP, TCP_INFO, &res.ia, &il);
+    il = sizeof(res.ib);
+    us_getsockopt(p->b, s, IPPROTO_TCP, TCP_INFO, &res.ib, &il);
+    if (!res.ok) {
+        const struct us_tcp_info *in[2] = {&res.ia, &res.ib};
+        for (int k = 0; k < 2; k++)
+            fprintf(stderr,
+                    "  %s: state %s ca %u cwnd %u ssthresh %u snd_wnd %u rcv_wnd %u unacked %u "
+                    "sacked %u rto %u backoff %u retrans %u fast %u rtos %u mss %u\n",
+                    k ? "server" : "client", us_tcp_state_name(in[k]->state), in[k]->ca_state,
+                    in[k]->snd_cwnd, in[k]->snd_ssthresh, in[k]->snd_wnd, in[k]->rcv_wnd,
+                    in[k]->unacked, in[k]->sacked, in[k]->rto, in[k]->backoff,
+                    in[k]->total_retrans, in[k]->fast_retrans, in[k]->rto_count, in[k]->snd_mss);
+        for (int k = 0; k < 2; k++) {
+            struct us_stack *st = k ? p->b : p->a;
+            fprintf(stderr, "  %s counters:", us_stack_name(st));
+            for (int c2 = 0; c2 < US_C__COUNT; c2++)
+                if (us_stack_counter(st, c2))
+                    fprintf(stderr, " %s=%llu", us_counter_name(c2),
+                            (unsigned long long)us_stack_counter(st, c2));
+            fprintf(stderr, " pbufs=%u\n", us_stack_pbufs_in_use(st));
+        }
+    }
+    us_close(p->a, c);
+    us_close(p->b, s);
+    /* Let the closes finish so leak checks see a quiet stack. */
+    us_wire_run_for(p->w, US_SEC(200));
+out:
+    res.retransmits = us_stack_counter(p->a, US_C_tcp_retransmits) +
+                      us_stack_counter(p->b, US_C_tcp_retransmits);
+    res.rto = us_stack_counter(p->a, US_C_tcp_rto_expired) + us_stack_counter(p->b, US_C_tcp_rto_expired);
+    res.fast_retransmits = us_stack_counter(p->a, US_C_tcp_fast_retransmits) +
+                           us_stack_counter(p->b, US_C_tcp_fast_retransmits);
+    us_close(p->b, l);
+    pair_free(p);
+    us_text_trace_free(tr);
+    us_state_log_free(sl);
+    return res;
+}

@@ -125,3 +125,25 @@ void tcp_connect_pair(struct pair *p, uint16_t port, int *cfd, int *sfd, int *lf
 struct sockaddr_in sin_of(uint32_t ip, uint16_t port);
 /* Bytes of a deterministic pattern (seeded), for transfer checks. */
 void fill_pattern(uint8_t *buf, size_t len, uint64_t seed, size_t offset);
+
+/* ---- bulk transfer ---- */
+struct xfer_opts {
+    size_t a_to_b, b_to_a;     /* bytes each way (both at once) */
+    unsigned mtu;              /* 0: 1500 */
+    uint32_t rcvbuf, sndbuf;   /* 0: defaults */
+    const char *cc;            /* NULL: default */
+    us_time_t limit;           /* virtual-time limit; 0: 1 hour */
+    bool sack_off, ts_off, ws_off;
+};
+struct xfer_result {
+    bool ok;
+    char why[256];
+    us_time_t elapsed;         /* virtual time from connect to both EOFs */
+    uint64_t retransmits;      /* both stacks */
+    uint64_t rto;              /* retransmission timeouts, both stacks */
+    uint64_t fast_retransmits;
+    struct us_tcp_info ia, ib; /* TCP_INFO before closing */
+};
+/* Transfers with SHA-256 checks of both streams; faults per direction. */
+struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const struct us_faults *fb,
+                            const struct xfer_opts *o);
