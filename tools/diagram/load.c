@@ -215,7 +215,7 @@ static int on_send(struct loader *ld, char **f, size_t n)
     return 0;
 }
 
-static int on_deliver(struct loader *ld, char **f, size_t n)
+static int on_deliver(struct loader *ld, char **f, size_t n, bool feed)
 {
     uint64_t id;
     us_time_t t;
@@ -224,18 +224,18 @@ static int on_deliver(struct loader *ld, char **f, size_t n)
         !parse_port(f[3], &port))
         return bad_line(ld, "deliver");
     bool corrupt = n >= 5 && !strcmp(f[4], "corrupt");
-    diagram_add_delivery(ld->d, id, t, port, corrupt);
+    if (feed) diagram_add_delivery(ld->d, id, t, port, corrupt);
     return 0;
 }
 
-static int on_drop(struct loader *ld, char **f, size_t n)
+static int on_drop(struct loader *ld, char **f, size_t n, bool feed)
 {
     uint64_t id;
     us_time_t t;
     if (n < 4 || !parse_u64(f[1], UINT64_MAX, &id) || !parse_time(f[2], &t))
         return bad_line(ld, "drop");
     unescape(f[3]);
-    diagram_add_drop(ld->d, id, t, f[3]);
+    if (feed) diagram_add_drop(ld->d, id, t, f[3]);
     return 0;
 }
 
@@ -279,8 +279,9 @@ static int read_header(struct loader *ld, char *buf, size_t cap)
     return failf(ld, "%s: empty event log", ld->events_path);
 }
 
-/* One pass over the log's events. `wire`: feed every kind; else states and
- * port names only. `sends` counts send lines (the first pass uses it). */
+/* One pass over the log's events, checking every line it knows. `feed`:
+ * give them to the model (`wire`: all kinds; else states and port names
+ * only). `sends` counts send lines (the first pass uses it). */
 static int read_events(struct loader *ld, bool wire, bool feed, unsigned long *sends)
 {
     char *buf = ld->buf;
@@ -301,9 +302,9 @@ static int read_events(struct loader *ld, bool wire, bool feed, unsigned long *s
         } else if (!strcmp(kw, "port")) {
             if (on_port(ld, f, n) < 0) return -1;
         } else if (!strcmp(kw, "deliver")) {
-            if (wire && on_deliver(ld, f, n) < 0) return -1;
+            if (on_deliver(ld, f, n, wire) < 0) return -1;
         } else if (!strcmp(kw, "drop")) {
-            if (wire && on_drop(ld, f, n) < 0) return -1;
+            if (on_drop(ld, f, n, wire) < 0) return -1;
         } else if (!strcmp(kw, "state")) {
             if (on_state(ld, f, n, rest) < 0) return -1;
         }
