@@ -43,17 +43,25 @@ struct conv {
     uint32_t isn[2];
 };
 
-static inline struct conv *conv_new(us_time_t delay)
+/* A pair on a wire with the same faults both ways (NULL: none). */
+static inline struct conv *conv_new_faulty(uint64_t seed, const struct us_faults *f)
 {
     struct conv *c = calloc(1, sizeof(*c));
     cr_assert(c);
-    for (int s = 0; s < 2; s++) c->faults[s].delay = delay;
-    c->p = pair_new(7, &c->faults[0], &c->faults[1]);
+    if (f) c->faults[0] = c->faults[1] = *f;
+    c->p = pair_new(seed, &c->faults[0], &c->faults[1]);
     c->link[CLIENT] = c->p->a->ifaces[0].link;
     c->link[SERVER] = c->p->b->ifaces[0].link;
     c->isn[CLIENT] = CONV_ISN_CLIENT;
     c->isn[SERVER] = CONV_ISN_SERVER;
     return c;
+}
+
+/* A clean wire with a one-way delay. */
+static inline struct conv *conv_new(us_time_t delay)
+{
+    struct us_faults f = {.delay = delay};
+    return conv_new_faulty(7, &f);
 }
 
 static inline void conv_free(struct conv *c)
