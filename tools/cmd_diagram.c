@@ -54,10 +54,14 @@ static void write_svg(const struct diagram *d, const char *path, unsigned flags)
 int cmd_diagram(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},          {"events", required_argument, 0, OPT_EVENTS},
-        {"svg", required_argument, 0, OPT_SVG}, {"ascii", no_argument, 0, OPT_ASCII},
-        {"abs", no_argument, 0, OPT_ABS},       {"port", required_argument, 0, OPT_PORT},
-        {"color", required_argument, 0, OPT_COLOR}, {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},
+        {"events", required_argument, 0, OPT_EVENTS},
+        {"svg", required_argument, 0, OPT_SVG},
+        {"ascii", no_argument, 0, OPT_ASCII},
+        {"abs", no_argument, 0, OPT_ABS},
+        {"port", required_argument, 0, OPT_PORT},
+        {"color", required_argument, 0, OPT_COLOR},
+        {0, 0, 0, 0},
     };
     const char *events = NULL, *svg = NULL, *color = "auto";
     bool ascii = false;

@@ -44,11 +44,11 @@
 #include "ustack/trace.h"
 #include "ustack/wire.h"
 
-#define SENT_SLOTS 1024u
+#define SENT_SLOTS   1024u
 #define MAX_ATTACHED 8
 
 struct sent_hash {
-    uint64_t id;     /* 0: empty */
+    uint64_t id; /* 0: empty */
     uint64_t hash;
 };
 
@@ -56,8 +56,8 @@ struct us_eventlog {
     FILE *out;
     struct us_pcap *pcap;
     bool own_out, own_pcap;
-    struct us_wire *wire;                    /* attached wire, if any */
-    struct us_stack *stacks[MAX_ATTACHED];   /* attached stacks */
+    struct us_wire *wire;                  /* attached wire, if any */
+    struct us_stack *stacks[MAX_ATTACHED]; /* attached stacks */
     unsigned n_stacks;
     struct sent_hash sent[SENT_SLOTS];
 };

@@ -141,7 +141,10 @@ Test(diagram_wire, every_frame_accounted_for_under_faults)
     cr_expect_eq(system(cmd), 0);
 }
 
-static void play_classic(struct conv *c, uint64_t seed) { conv_play_classic(c, US_MSEC(5)); }
+static void play_classic(struct conv *c, uint64_t seed)
+{
+    conv_play_classic(c, US_MSEC(5));
+}
 
 Test(diagram_wire, classic_files_for_the_cli)
 {

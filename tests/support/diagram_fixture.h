@@ -25,12 +25,12 @@
 #include "internal.h"
 #include "testlib.h"
 
-#define CONV_CLIENT_IP IP(192, 0, 2, 1)
-#define CONV_SERVER_IP IP(192, 0, 2, 2)
+#define CONV_CLIENT_IP   IP(192, 0, 2, 1)
+#define CONV_SERVER_IP   IP(192, 0, 2, 2)
 #define CONV_CLIENT_PORT 40000
 #define CONV_SERVER_PORT 80
-#define CONV_ISN_CLIENT 1000000000u
-#define CONV_ISN_SERVER 3000000000u
+#define CONV_ISN_CLIENT  1000000000u
+#define CONV_ISN_SERVER  3000000000u
 
 enum { CLIENT = 0, SERVER = 1 };
 
@@ -38,7 +38,7 @@ static const uint8_t conv_mac[2][6] = {{2, 0, 0, 0, 0, 1}, {2, 0, 0, 0, 0, 2}};
 
 struct conv {
     struct pair *p;
-    struct us_link *link[2];   /* frames sent here enter the wire at that port */
+    struct us_link *link[2]; /* frames sent here enter the wire at that port */
     struct us_faults faults[2];
     uint32_t isn[2];
 };
@@ -166,8 +166,12 @@ static inline void conv_state(struct conv *c, int side, enum us_tcp_state from,
         .time = us_wire_now(c->p->w),
         .laddr = side == CLIENT ? CONV_CLIENT_IP : CONV_SERVER_IP,
         .lport = side == CLIENT ? CONV_CLIENT_PORT : CONV_SERVER_PORT,
-        .raddr = listener ? 0 : side == CLIENT ? CONV_SERVER_IP : CONV_CLIENT_IP,
-        .rport = listener ? 0 : side == CLIENT ? CONV_SERVER_PORT : CONV_CLIENT_PORT,
+        .raddr = listener         ? 0
+                 : side == CLIENT ? CONV_SERVER_IP
+                                  : CONV_CLIENT_IP,
+        .rport = listener         ? 0
+                 : side == CLIENT ? CONV_SERVER_PORT
+                                  : CONV_CLIENT_PORT,
         .from = from,
         .to = to,
         .cause = cause,
@@ -175,7 +179,10 @@ static inline void conv_state(struct conv *c, int side, enum us_tcp_state from,
     stack_notify_state(conv_stack(c, side), &ev);
 }
 
-static inline void conv_until(struct conv *c, us_time_t t) { us_wire_run_until(c->p->w, t); }
+static inline void conv_until(struct conv *c, us_time_t t)
+{
+    us_wire_run_until(c->p->w, t);
+}
 
 enum { F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10 };
 

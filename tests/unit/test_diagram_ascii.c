@@ -39,6 +39,8 @@ static void expect_text(const char *got, const char *want)
     cr_expect_str_eq(got, want, "got:\n%s\nwant:\n%s", got, want);
 }
 
+/* The goldens read as the diagrams they are: no reformatting. */
+/* clang-format off */
 static const char classic_one_clock[] =
     "  time           client                                              server\n"
     "             192.0.2.1:40000                                      192.0.2.2:80\n"
@@ -74,6 +76,7 @@ static const char classic_two_clocks[] =
     "              0.236 |----- ACK ack 2 ---------------------------------->|  0.241  CLOSED\n"
     "     CLOSED  60.236 |                                                   |\n"
     "                    |                                                   |\n";
+/* clang-format on */
 
 Test(diagram_ascii, classic_one_clock)
 {
@@ -118,8 +121,8 @@ static void play_lost_leftwards(struct conv *c, us_time_t d)
     conv_until(c, US_MSEC(1));
     struct us_faults full = {.rate_bps = 8000, .queue_frames = 1};
     us_wire_set_faults(c->p->w, c->p->pb, &full);
-    conv_send(c, SERVER, F_PSH | F_ACK, 1, 1, 100, 65160);  /* fills the queue */
-    conv_send(c, SERVER, F_FIN | F_ACK, 101, 1, 0, 65160);  /* tail-dropped */
+    conv_send(c, SERVER, F_PSH | F_ACK, 1, 1, 100, 65160); /* fills the queue */
+    conv_send(c, SERVER, F_FIN | F_ACK, 101, 1, 0, 65160); /* tail-dropped */
     conv_until(c, US_SEC(1));
     us_wire_set_faults(c->p->w, c->p->pb, &c->faults[SERVER]);
     conv_send(c, SERVER, F_FIN | F_ACK, 101, 1, 0, 65160);
@@ -134,6 +137,7 @@ Test(diagram_ascii, lost_leftwards_and_corrupted)
     struct diagram *d = record(0, play_lost_leftwards);
     char *text = render(d, 0);
     /* At 8 kbit/s the data takes 154 ms to leave, so there are two clocks. */
+    /* clang-format off */
     expect_text(text,
         "     client                                              server\n"
         " 192.0.2.1:40000                                      192.0.2.2:80\n"
@@ -146,6 +150,7 @@ Test(diagram_ascii, lost_leftwards_and_corrupted)
         "  1.000 |<---- FIN,ACK seq 101 ack 1 -----------------------| 1.000  retransmission\n"
         "  1.000 |----- ACK ack 102 --------------------------------X| 1.000  corrupted\n"
         "        |                                                   |\n");
+    /* clang-format on */
     free(text);
     diagram_free(d);
 }
@@ -184,8 +189,8 @@ Test(diagram_ascii, absolute_numbers_widen_the_body)
 {
     struct diagram *d = record(0, conv_play_classic);
     char *text = render(d, DIAGRAM_ABS_SEQ);
-    cr_expect(strstr(text, "|----- PSH,ACK seq 1000000001:1000000006(5) ack 3000000001 ---"),
-              "%s", text);
+    cr_expect(strstr(text, "|----- PSH,ACK seq 1000000001:1000000006(5) ack 3000000001 ---"), "%s",
+              text);
     cr_expect(strstr(text, "SYN,ACK seq 3000000000 ack 1000000001 win 65160 <mss 1460>"), "%s",
               text);
     free(text);

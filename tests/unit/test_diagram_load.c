@@ -100,17 +100,17 @@ Test(diagram_load, bad_logs_are_refused_with_the_line)
 Test(diagram_load, unknown_lines_are_ignored)
 {
     char err[512];
-    cr_expect_eq(load(pcap_path, write_log("ustack-events 1\nfuture 1 2 3\n"), err, sizeof(err)),
-                 0, "%s", err);
+    cr_expect_eq(load(pcap_path, write_log("ustack-events 1\nfuture 1 2 3\n"), err, sizeof(err)), 0,
+                 "%s", err);
 }
 
 Test(diagram_load, a_capture_from_another_run_is_refused)
 {
     char err[512];
     /* Same frames, but the log says the first left 1 us later. */
-    cr_expect_eq(load(pcap_path, write_log("ustack-events 1\nsend 1 0.000001 0 58\n"), err,
-                      sizeof(err)),
-                 -1);
+    cr_expect_eq(
+        load(pcap_path, write_log("ustack-events 1\nsend 1 0.000001 0 58\n"), err, sizeof(err)),
+        -1);
     cr_expect(strstr(err, "record 1 does not match"), "%s", err);
     /* More send lines than records. */
     char big[4096] = "ustack-events 1\n";

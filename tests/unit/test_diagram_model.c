@@ -53,8 +53,8 @@ static void expect_at(const struct diagram *d, enum diagram_side side, enum us_t
                       long arrow, bool head, us_time_t t)
 {
     const struct diagram_state *st = find_state(d, side, to);
-    cr_expect_eq(st->arrow, arrow, "%s: arrow %ld, expected %ld", us_tcp_state_name(to),
-                 st->arrow, arrow);
+    cr_expect_eq(st->arrow, arrow, "%s: arrow %ld, expected %ld", us_tcp_state_name(to), st->arrow,
+                 arrow);
     if (arrow >= 0)
         cr_expect_eq(st->at_head, head, "%s at the %s", us_tcp_state_name(to),
                      head ? "head" : "tail");
@@ -87,8 +87,8 @@ Test(diagram_model, classic_arrows_and_sides)
     cr_expect_str_eq(d->side[DG_RIGHT].name, "server");
     cr_expect(d->timed);
     cr_expect(!diagram_has_flight(d), "zero delay: one clock");
-    static const enum diagram_side from[10] = {DG_LEFT, DG_RIGHT, DG_LEFT,  DG_LEFT, DG_LEFT,
-                                               DG_RIGHT, DG_LEFT, DG_RIGHT, DG_RIGHT, DG_LEFT};
+    static const enum diagram_side from[10] = {DG_LEFT,  DG_RIGHT, DG_LEFT,  DG_LEFT,  DG_LEFT,
+                                               DG_RIGHT, DG_LEFT,  DG_RIGHT, DG_RIGHT, DG_LEFT};
     for (size_t i = 0; i < 10; i++) {
         cr_expect_eq(d->arrows[i].from, from[i], "arrow %zu", i);
         cr_expect_eq(d->arrows[i].id, i + 1, "wire frame ids");
@@ -109,11 +109,11 @@ Test(diagram_model, classic_states_where_they_are_entered)
     us_time_t rto = US_MSEC(200), ms = US_MSEC(1);
     cr_assert_eq(d->n_states, 12);
     expect_at(d, DG_RIGHT, US_TCP_LISTEN, -1, false, 0);
-    expect_at(d, DG_LEFT, US_TCP_SYN_SENT, 0, false, 0);          /* connect() sends the SYN */
-    expect_at(d, DG_RIGHT, US_TCP_SYN_RECEIVED, 0, true, 0);      /* the SYN arrives */
-    expect_at(d, DG_LEFT, US_TCP_ESTABLISHED, 1, true, 0);        /* the SYN,ACK arrives */
-    expect_at(d, DG_RIGHT, US_TCP_ESTABLISHED, 2, true, 0);       /* the ACK arrives */
-    expect_at(d, DG_LEFT, US_TCP_FIN_WAIT_1, 6, false, rto);      /* close() sends the FIN */
+    expect_at(d, DG_LEFT, US_TCP_SYN_SENT, 0, false, 0);     /* connect() sends the SYN */
+    expect_at(d, DG_RIGHT, US_TCP_SYN_RECEIVED, 0, true, 0); /* the SYN arrives */
+    expect_at(d, DG_LEFT, US_TCP_ESTABLISHED, 1, true, 0);   /* the SYN,ACK arrives */
+    expect_at(d, DG_RIGHT, US_TCP_ESTABLISHED, 2, true, 0);  /* the ACK arrives */
+    expect_at(d, DG_LEFT, US_TCP_FIN_WAIT_1, 6, false, rto); /* close() sends the FIN */
     expect_at(d, DG_RIGHT, US_TCP_CLOSE_WAIT, 6, true, rto);
     expect_at(d, DG_LEFT, US_TCP_FIN_WAIT_2, 7, true, rto);
     expect_at(d, DG_RIGHT, US_TCP_LAST_ACK, 8, false, rto + ms);
@@ -403,9 +403,9 @@ Test(diagram_model, sequence_numbers_wrap)
     struct diagram_recorder *r = diagram_recorder_new(c->p->w, NULL);
     conv_send(c, CLIENT, F_SYN, 0, 0, 0, 64240);
     conv_send(c, SERVER, F_SYN | F_ACK, 0, 1, 0, 65160);
-    conv_send(c, CLIENT, F_PSH | F_ACK, 1, 1, 100, 502);    /* crosses 2^32 */
+    conv_send(c, CLIENT, F_PSH | F_ACK, 1, 1, 100, 502); /* crosses 2^32 */
     conv_send(c, CLIENT, F_PSH | F_ACK, 101, 1, 100, 502);
-    conv_send(c, CLIENT, F_PSH | F_ACK, 101, 1, 100, 502);  /* resent, past the wrap */
+    conv_send(c, CLIENT, F_PSH | F_ACK, 101, 1, 100, 502); /* resent, past the wrap */
     conv_until(c, 1);
     struct diagram *d = diagram_recorder_done(r);
     conv_free(c);

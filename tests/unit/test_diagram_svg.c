@@ -9,7 +9,10 @@
 #include "diagram/render.h"
 #include "diagram_fixture.h"
 
-static bool have_xmllint(void) { return system("command -v xmllint >/dev/null 2>&1") == 0; }
+static bool have_xmllint(void)
+{
+    return system("command -v xmllint >/dev/null 2>&1") == 0;
+}
 
 /* Writes the SVG of `d` to a temporary file; returns its text (caller frees)
  * and checks it with xmllint when available. */
@@ -44,7 +47,8 @@ static struct diagram *record_classic(us_time_t delay, const char *client_name)
     conv_play_classic(c, delay);
     struct diagram *d = diagram_recorder_done(r);
     conv_free(c);
-    if (client_name) snprintf(d->side[DG_LEFT].name, sizeof(d->side[DG_LEFT].name), "%s", client_name);
+    if (client_name)
+        snprintf(d->side[DG_LEFT].name, sizeof(d->side[DG_LEFT].name), "%s", client_name);
     return d;
 }
 
@@ -88,8 +92,8 @@ Test(diagram_svg, flight_time_slants_the_arrows)
     double x1, y1, x2, y2;
     const char *line = strstr(seg, "<line ");
     cr_assert(line);
-    cr_assert_eq(sscanf(line, "<line x1=\"%lf\" y1=\"%lf\" x2=\"%lf\" y2=\"%lf\"", &x1, &y1, &x2, &y2),
-                 4);
+    cr_assert_eq(
+        sscanf(line, "<line x1=\"%lf\" y1=\"%lf\" x2=\"%lf\" y2=\"%lf\"", &x1, &y1, &x2, &y2), 4);
     cr_expect(x2 > x1, "the SYN goes right");
     cr_expect(y2 > y1 + 10, "and arrives lower, later");
     free(svg);

@@ -28,10 +28,10 @@
 #include "diagram/render.h"
 
 #define ROW_CELLS 256
-#define BODY_MIN 36
-#define BODY_MAX 72
+#define BODY_MIN  36
+#define BODY_MAX  72
 #define LABEL_CAP 160
-#define NOTE_CAP 64
+#define NOTE_CAP  64
 
 enum style { ST_PLAIN = 0, ST_TIME, ST_STATE, ST_LOST, ST_RTX, ST_HEAD };
 
@@ -41,16 +41,16 @@ struct row_buf {
 };
 
 struct layout {
-    bool flight;              /* two clocks */
-    size_t tw;                /* time column width */
-    size_t ls, rs;            /* state column widths */
-    size_t body;              /* cells between the lifelines */
-    size_t xl, xr;            /* lifeline columns */
-    size_t ltime_end;         /* the left clock ends here (right-aligned) */
-    size_t lstate_end;        /* left states end here (right-aligned) */
-    size_t rtime_end;         /* two clocks: the right clock ends here */
-    size_t rnote;             /* right states, then notes, start here */
-    long *tail_state;         /* per arrow: the state written at its tail, or -1 */
+    bool flight;       /* two clocks */
+    size_t tw;         /* time column width */
+    size_t ls;         /* left state column width */
+    size_t body;       /* cells between the lifelines */
+    size_t xl, xr;     /* lifeline columns */
+    size_t ltime_end;  /* the left clock ends here (right-aligned) */
+    size_t lstate_end; /* left states end here (right-aligned) */
+    size_t rtime_end;  /* two clocks: the right clock ends here */
+    size_t rnote;      /* right states, then notes, start here */
+    long *tail_state;  /* per arrow: the state written at its tail, or -1 */
     long *head_state;
 };
 
@@ -211,7 +211,6 @@ static int make_layout(const struct diagram *d, struct layout *L, char (*labels)
         const struct diagram_state *st = &d->states[i];
         size_t w = strlen(us_tcp_state_name(st->to));
         if (st->side == DG_LEFT && w > L->ls) L->ls = w;
-        if (st->side == DG_RIGHT && w > L->rs) L->rs = w;
         if (st->arrow < 0) continue;
         if (st->at_head)
             L->head_state[st->arrow] = (long)i;
@@ -269,7 +268,6 @@ static int make_layout(const struct diagram *d, struct layout *L, char (*labels)
         L->lstate_end = L->xl - 1;
         L->rnote = L->xr + 2;
     }
-    (void)L->rs;
     return 0;
 }
 
@@ -280,9 +278,9 @@ static void put_headers(const struct diagram *d, const struct layout *L, FILE *o
     for (int line = 0; line < 2; line++) {
         row_clear(&r);
         for (int s = 0; s < 2; s++) {
-            const char *text = line == 0 ? d->side[s].name
-                                         : diagram_endpoint_addr(d, (enum diagram_side)s, a,
-                                                                 sizeof(a));
+            const char *text = line == 0
+                                   ? d->side[s].name
+                                   : diagram_endpoint_addr(d, (enum diagram_side)s, a, sizeof(a));
             size_t n = strlen(text), center = s == DG_LEFT ? L->xl : L->xr;
             row_put(&r, center >= n / 2 ? center - n / 2 : 0, text, ST_HEAD);
         }
@@ -362,8 +360,8 @@ int diagram_render_ascii(const struct diagram *d, FILE *out, unsigned flags)
     if (!d->finished || !d->found) return -EINVAL;
     bool color = flags & DIAGRAM_COLOR;
     size_t n = d->n_arrows ? d->n_arrows : 1;
-    char (*labels)[LABEL_CAP] = calloc(n, sizeof(*labels));
-    char (*notes)[NOTE_CAP] = calloc(n, sizeof(*notes));
+    char(*labels)[LABEL_CAP] = calloc(n, sizeof(*labels));
+    char(*notes)[NOTE_CAP] = calloc(n, sizeof(*notes));
     struct layout L;
     memset(&L, 0, sizeof(L));
     int rc = labels && notes ? make_layout(d, &L, labels, notes, flags & DIAGRAM_ABS_SEQ) : -ENOMEM;
@@ -372,8 +370,7 @@ int diagram_render_ascii(const struct diagram *d, FILE *out, unsigned flags)
         for (size_t k = 0; k < d->n_rows; k++) {
             const struct diagram_row *row = &d->rows[k];
             if (row->kind == DG_ROW_ARROW)
-                put_arrow_row(d, &L, row->index, labels[row->index], notes[row->index], out,
-                              color);
+                put_arrow_row(d, &L, row->index, labels[row->index], notes[row->index], out, color);
             else
                 put_state_row(d, &L, row->index, out, color);
         }

@@ -23,18 +23,18 @@
 #include "diagram/model.h"
 
 #define LINE_MAX_LEN 4096
-#define MAX_FIELDS 10
+#define MAX_FIELDS   10
 
 struct loader {
     struct diagram *d;
     const char *pcap_path, *events_path;
     pcap_t *pcap;
     FILE *events;
-    unsigned long line;       /* current line of the event log */
-    unsigned long records;    /* pcap records read */
+    unsigned long line;    /* current line of the event log */
+    unsigned long records; /* pcap records read */
     char *err;
     size_t errlen;
-    char buf[LINE_MAX_LEN];   /* the line being read */
+    char buf[LINE_MAX_LEN]; /* the line being read */
 };
 
 static int failf(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -204,8 +204,8 @@ static int on_send(struct loader *ld, char **f, size_t n)
         return failf(ld, "%s has fewer records than %s has send lines (%lu)", ld->pcap_path,
                      ld->events_path, ld->records);
     ld->records++;
-    us_time_t ts = h->ts.tv_sec < 0 ? 0
-                                    : (us_time_t)h->ts.tv_sec * 1000000u + (us_time_t)h->ts.tv_usec;
+    us_time_t ts =
+        h->ts.tv_sec < 0 ? 0 : (us_time_t)h->ts.tv_sec * 1000000u + (us_time_t)h->ts.tv_usec;
     if (ts != t || h->len != len)
         return failf(ld,
                      "%s record %lu does not match %s:%lu (time or length differ): "
@@ -323,9 +323,8 @@ static int read_capture(struct loader *ld)
     int rc;
     while ((rc = pcap_next_ex(ld->pcap, &h, &data)) == 1) {
         ld->records++;
-        us_time_t ts = h->ts.tv_sec < 0
-                           ? 0
-                           : (us_time_t)h->ts.tv_sec * 1000000u + (us_time_t)h->ts.tv_usec;
+        us_time_t ts =
+            h->ts.tv_sec < 0 ? 0 : (us_time_t)h->ts.tv_sec * 1000000u + (us_time_t)h->ts.tv_usec;
         diagram_add_frame(ld->d, ld->records, ts, -1, data, h->caplen);
     }
     /* A capture cut short (a crashed run) still draws what it holds. */
@@ -366,8 +365,8 @@ static int load(struct loader *ld)
 int diagram_load(struct diagram *d, const char *pcap_path, const char *events_path, char *err,
                  size_t errlen)
 {
-    struct loader ld = {.d = d, .pcap_path = pcap_path, .events_path = events_path,
-                        .err = err, .errlen = errlen};
+    struct loader ld = {
+        .d = d, .pcap_path = pcap_path, .events_path = events_path, .err = err, .errlen = errlen};
     if (errlen) err[0] = 0;
     int rc = load(&ld);
     if (ld.pcap) pcap_close(ld.pcap);

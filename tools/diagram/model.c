@@ -49,7 +49,10 @@ struct segment {
     uint8_t opt[40];
 };
 
-static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static bool seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -470,9 +473,9 @@ enum point_kind { P_ARRIVE = 0, P_STATE = 1, P_SEND = 2 };
 struct point {
     us_time_t time;
     uint64_t order;
-    uint8_t kind;             /* enum point_kind; also the rank at equal times */
-    uint8_t side;             /* where it happens: sender, receiver, or state's side */
-    size_t index;             /* arrow or state */
+    uint8_t kind; /* enum point_kind; also the rank at equal times */
+    uint8_t side; /* where it happens: sender, receiver, or state's side */
+    size_t index; /* arrow or state */
 };
 
 static int cmp_order(const void *a, const void *b)
@@ -562,8 +565,9 @@ static int build_rows(struct diagram *d)
         pt[n++] = (struct point){a->sent, a->order_sent, P_SEND, (uint8_t)a->from, i};
         /* Only an intact arrival can change the receiver's state. */
         if (a->fate == DG_DELIVERED)
-            pt[n++] = (struct point){a->arrived, a->order_arrived ? a->order_arrived : a->order_sent,
-                                     P_ARRIVE, (uint8_t)!a->from, i};
+            pt[n++] =
+                (struct point){a->arrived, a->order_arrived ? a->order_arrived : a->order_sent,
+                               P_ARRIVE, (uint8_t)!a->from, i};
     }
     for (size_t i = 0; i < d->n_states; i++) {
         const struct diagram_state *st = &d->states[i];
@@ -652,7 +656,7 @@ static void put_flags(struct out *o, uint8_t flags)
 
 /* Walks the options; calls back for each well-formed one. */
 struct option_view {
-    uint8_t kind, len;        /* len: of the value */
+    uint8_t kind, len; /* len: of the value */
     const uint8_t *v;
 };
 

@@ -31,43 +31,49 @@
 
 #define DG_MAX_ARROWS 20000u
 #define DG_MAX_STATES 4096u
-#define DG_MAX_PORTS 16
-#define DG_NAME_MAX 32
+#define DG_MAX_PORTS  16
+#define DG_NAME_MAX   32
 
 enum diagram_side { DG_LEFT = 0, DG_RIGHT = 1 };
 
 enum diagram_fate {
-    DG_DELIVERED,   /* reached the other side at `arrived` */
-    DG_LOST,        /* dropped on the wire; `reason` says why */
-    DG_CORRUPTED,   /* arrived damaged: the receiver's checksum drops it */
-    DG_UNKNOWN,     /* the record ends before its fate was decided */
+    DG_DELIVERED, /* reached the other side at `arrived` */
+    DG_LOST,      /* dropped on the wire; `reason` says why */
+    DG_CORRUPTED, /* arrived damaged: the receiver's checksum drops it */
+    DG_UNKNOWN,   /* the record ends before its fate was decided */
 };
 
 /* TCP flag bits as on the wire. */
 enum {
-    DG_FIN = 0x01, DG_SYN = 0x02, DG_RST = 0x04, DG_PSH = 0x08,
-    DG_ACK = 0x10, DG_URG = 0x20, DG_ECE = 0x40, DG_CWR = 0x80,
+    DG_FIN = 0x01,
+    DG_SYN = 0x02,
+    DG_RST = 0x04,
+    DG_PSH = 0x08,
+    DG_ACK = 0x10,
+    DG_URG = 0x20,
+    DG_ECE = 0x40,
+    DG_CWR = 0x80,
 };
 
 struct diagram_arrow {
-    uint64_t id;              /* wire frame id, or pcap record number (from 1) */
+    uint64_t id; /* wire frame id, or pcap record number (from 1) */
     enum diagram_side from;
     us_time_t sent;
-    us_time_t arrived;        /* first delivery; == sent unless timed and delivered */
+    us_time_t arrived; /* first delivery; == sent unless timed and delivered */
     enum diagram_fate fate;
-    char reason[16];          /* DG_LOST: the wire's reason ("loss", "queue", "down") */
-    unsigned copies;          /* intact deliveries: 2 for a duplicated frame */
-    unsigned damaged;         /* deliveries of corrupted copies */
-    bool dropped;             /* the wire reported a drop */
-    bool retransmit;          /* covers sequence space this side sent before */
-    bool show_win;            /* the label shows the window (SYN, change, zero) */
+    char reason[16];  /* DG_LOST: the wire's reason ("loss", "queue", "down") */
+    unsigned copies;  /* intact deliveries: 2 for a duplicated frame */
+    unsigned damaged; /* deliveries of corrupted copies */
+    bool dropped;     /* the wire reported a drop */
+    bool retransmit;  /* covers sequence space this side sent before */
+    bool show_win;    /* the label shows the window (SYN, change, zero) */
     uint8_t flags;
-    uint32_t seq, ack;        /* absolute */
+    uint32_t seq, ack; /* absolute */
     uint16_t win, urp;
-    uint32_t len;             /* payload bytes */
+    uint32_t len; /* payload bytes */
     uint8_t optlen;
-    uint8_t opt[40];          /* TCP options as sent */
-    uint64_t hash;            /* of the whole frame, to recognise corrupted copies */
+    uint8_t opt[40]; /* TCP options as sent */
+    uint64_t hash;   /* of the whole frame, to recognise corrupted copies */
     uint64_t order_sent, order_arrived;
 };
 
@@ -77,10 +83,10 @@ struct diagram_state {
     enum us_tcp_state from, to;
     char cause[48];
     uint64_t order;
-    bool listener;            /* a listening socket's transition (no remote end) */
+    bool listener; /* a listening socket's transition (no remote end) */
     /* Placement, by diagram_finish(). */
-    long arrow;               /* the arrow it is written at, or -1: a row of its own */
-    bool at_head;             /* at that arrow's head (on arrival), else its tail */
+    long arrow;   /* the arrow it is written at, or -1: a row of its own */
+    bool at_head; /* at that arrow's head (on arrival), else its tail */
 };
 
 enum diagram_row_kind { DG_ROW_ARROW, DG_ROW_STATE };
@@ -89,28 +95,28 @@ enum diagram_row_kind { DG_ROW_ARROW, DG_ROW_STATE };
  * no arrow to sit on, in the order things happened. */
 struct diagram_row {
     enum diagram_row_kind kind;
-    size_t index;             /* into arrows or states */
+    size_t index; /* into arrows or states */
     us_time_t time;
 };
 
 struct diagram_endpoint {
-    uint32_t addr;            /* host order */
+    uint32_t addr; /* host order */
     uint16_t port;
-    char name[DG_NAME_MAX];   /* "client", a stack's or a port's name, or "" */
-    int wire_port;            /* the wire port it sends from, -1 if unknown */
-    uint32_t base;            /* sequence number 0 for relative numbering (the ISN) */
+    char name[DG_NAME_MAX]; /* "client", a stack's or a port's name, or "" */
+    int wire_port;          /* the wire port it sends from, -1 if unknown */
+    uint32_t base;          /* sequence number 0 for relative numbering (the ISN) */
 };
 
 struct diagram_opts {
-    uint16_t port;            /* draw the first connection using this TCP port; 0: the first */
+    uint16_t port; /* draw the first connection using this TCP port; 0: the first */
 };
 
 struct diagram {
     struct diagram_opts opts;
-    bool found;               /* a TCP connection was seen */
+    bool found; /* a TCP connection was seen */
     bool finished;
-    bool timed;               /* wire events: flight times and fates are real */
-    bool truncated;           /* more arrows or states than the limits */
+    bool timed;     /* wire events: flight times and fates are real */
+    bool truncated; /* more arrows or states than the limits */
     struct diagram_endpoint side[2];
     struct diagram_arrow *arrows;
     size_t n_arrows, cap_arrows;
@@ -118,21 +124,21 @@ struct diagram {
     size_t n_states, cap_states;
     struct diagram_row *rows;
     size_t n_rows;
-    us_time_t t0;             /* the time of the first row: times print relative to it */
-    unsigned decimals;        /* 3 when every time is whole milliseconds, else 6 */
+    us_time_t t0;      /* the time of the first row: times print relative to it */
+    unsigned decimals; /* 3 when every time is whole milliseconds, else 6 */
 
     /* Ingest state. */
-    uint64_t order;           /* events fed so far: their order */
+    uint64_t order; /* events fed so far: their order */
     uint64_t last_id;
-    bool first_was_syn;       /* the connection's first segment was a SYN without ACK */
-    bool ended;               /* a new SYN on the same ports started another connection */
+    bool first_was_syn; /* the connection's first segment was a SYN without ACK */
+    bool ended;         /* a new SYN on the same ports started another connection */
     us_time_t end_time;
     uint64_t end_order;
     char port_name[DG_MAX_PORTS][DG_NAME_MAX];
-    char stack_name[2][DG_NAME_MAX];   /* the stack that reported each side's states */
+    char stack_name[2][DG_NAME_MAX]; /* the stack that reported each side's states */
     bool syn_seen[2];
     uint32_t isn[2];
-    struct diagram_pending *pending;   /* states seen before the connection */
+    struct diagram_pending *pending; /* states seen before the connection */
     size_t n_pending, pending_head;
 };
 

@@ -10,8 +10,8 @@
 #include "diagram/model.h"
 
 enum {
-    DIAGRAM_ABS_SEQ = 0x1,    /* absolute sequence numbers (default: relative to each ISN) */
-    DIAGRAM_COLOR = 0x2,      /* ANSI colours (text only; callers enable it for terminals) */
+    DIAGRAM_ABS_SEQ = 0x1, /* absolute sequence numbers (default: relative to each ISN) */
+    DIAGRAM_COLOR = 0x2,   /* ANSI colours (text only; callers enable it for terminals) */
 };
 
 /* Writes the diagram as text: one row per segment or state, time going

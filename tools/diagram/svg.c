@@ -21,30 +21,31 @@
 
 #include "diagram/render.h"
 
-#define CHAR_W 7.2     /* width of one character of the 12px monospace font */
-#define MARGIN 16.0
-#define ROW_STEP 36.0
-#define HEAD_H 64.0    /* header: names, addresses */
+#define CHAR_W    7.2 /* width of one character of the 12px monospace font */
+#define MARGIN    16.0
+#define ROW_STEP  36.0
+#define HEAD_H    64.0 /* header: names, addresses */
 #define LABEL_CAP 160
-#define NOTE_CAP 64
+#define NOTE_CAP  64
 
-#define COLOR_INK "#1f2937"
-#define COLOR_LOST "#c0392b"
-#define COLOR_RTX "#d35400"
-#define COLOR_MUTED "#6b7280"
+#define COLOR_INK      "#1f2937"
+#define COLOR_LOST     "#c0392b"
+#define COLOR_RTX      "#d35400"
+#define COLOR_MUTED    "#6b7280"
 #define COLOR_STATE_BG "#e8f1fb"
 #define COLOR_STATE_FG "#1d4e89"
 
 struct geometry {
     bool flight;
-    double last_time_y[2];    /* the last clock label on each side, to write it once */
+    double last_time_y[2]; /* the last clock label on each side, to write it once */
     char last_time[2][32];
-    double xl, xr;            /* lifelines */
+    double xl, xr; /* lifelines */
     double width, height;
-    double time_w;            /* clock column width */
-    double *y;                /* per row */
-    double *y_arrive;         /* per arrow: where it reaches the receiver */
-    double *y_state;          /* per state */
+    double time_w;    /* clock column width */
+    double *y;        /* per row */
+    double *y_send;   /* per arrow: where it leaves the sender */
+    double *y_arrive; /* per arrow: where it reaches the receiver */
+    double *y_state;  /* per state */
     double bottom;
 };
 
@@ -81,7 +82,10 @@ static double time_gap(us_time_t dt)
 }
 
 /* Vertical space before a moment dt after the previous one. */
-static double step(us_time_t dt) { return ROW_STEP + time_gap(dt); }
+static double step(us_time_t dt)
+{
+    return ROW_STEP + time_gap(dt);
+}
 
 struct arrival {
     us_time_t time;
@@ -142,9 +146,10 @@ static int make_geometry(const struct diagram *d, struct geometry *g, char (*lab
 {
     g->flight = diagram_has_flight(d);
     g->y = calloc(d->n_rows ? d->n_rows : 1, sizeof(double));
+    g->y_send = calloc(d->n_arrows ? d->n_arrows : 1, sizeof(double));
     g->y_arrive = calloc(d->n_arrows ? d->n_arrows : 1, sizeof(double));
     g->y_state = calloc(d->n_states ? d->n_states : 1, sizeof(double));
-    if (!g->y || !g->y_arrive || !g->y_state) return -ENOMEM;
+    if (!g->y || !g->y_send || !g->y_arrive || !g->y_state) return -ENOMEM;
 
     size_t label_max = 0, lstate = 0, rstate = 0, tchars = 4;
     char t[32];
@@ -193,20 +198,19 @@ static int make_geometry(const struct diagram *d, struct geometry *g, char (*lab
         if (ar->arrived == ar->sent || (ar->fate != DG_DELIVERED && ar->fate != DG_CORRUPTED))
             g->y_arrive[row->index] = g->y[k];
     }
+    for (size_t k = 0; k < d->n_rows; k++)
+        if (d->rows[k].kind == DG_ROW_ARROW) g->y_send[d->rows[k].index] = g->y[k];
     for (size_t i = 0; i < d->n_states; i++) {
         const struct diagram_state *st = &d->states[i];
-        if (st->arrow < 0) continue;
-        size_t k = 0;
-        for (; k < d->n_rows; k++)
-            if (d->rows[k].kind == DG_ROW_ARROW && d->rows[k].index == (size_t)st->arrow) break;
-        g->y_state[i] = st->at_head ? g->y_arrive[st->arrow] : g->y[k < d->n_rows ? k : 0];
+        if (st->arrow >= 0)
+            g->y_state[i] = st->at_head ? g->y_arrive[st->arrow] : g->y_send[st->arrow];
     }
     g->height = g->bottom + 40 + (d->truncated ? 20 : 0);
     return 0;
 }
 
-static void put_time(FILE *out, const struct diagram *d, struct geometry *g,
-                     enum diagram_side side, double y, us_time_t t)
+static void put_time(FILE *out, const struct diagram *d, struct geometry *g, enum diagram_side side,
+                     double y, us_time_t t)
 {
     char buf[32];
     diagram_time(d, t, buf, sizeof(buf));
@@ -267,8 +271,9 @@ static void put_arrow(FILE *out, const struct diagram *d, struct geometry *g, si
         x2 = x1 + 0.62 * (x2 - x1);
         y2 = y1;
     }
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                 "stroke-width=\"1.4\"%s/>\n",
+    fprintf(out,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"1.4\"%s/>\n",
             x1, y1, x2, y2, color, a->retransmit ? " stroke-dasharray=\"7 4\"" : "");
     if (a->fate == DG_LOST || a->fate == DG_CORRUPTED)
         put_cross(out, x2 - (to_right ? 8 : -8), y2, COLOR_LOST);
@@ -314,7 +319,7 @@ static void put_arrow(FILE *out, const struct diagram *d, struct geometry *g, si
     /* One clock (no flight times): every time on the left, as in the text. */
     put_time(out, d, g, g->flight ? a->from : DG_LEFT, y1, a->sent);
     if (g->flight && (a->fate == DG_DELIVERED || a->fate == DG_CORRUPTED))
-        put_time(out, d, g, (enum diagram_side)!a->from, y2, a->arrived);
+        put_time(out, d, g, (enum diagram_side) !a->from, y2, a->arrived);
     fputs("</g>\n", out);
 }
 
@@ -336,15 +341,18 @@ static void put_state(FILE *out, const struct diagram *d, struct geometry *g, si
         fputs(")", out);
     }
     fputs("</title>\n", out);
-    fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", left ? g->xl : g->xr,
-            y, COLOR_STATE_FG);
-    fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"18\" rx=\"4\" fill=\"%s\" "
-                 "stroke=\"%s\" stroke-width=\"0.8\"/>\n",
+    fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", left ? g->xl : g->xr, y,
+            COLOR_STATE_FG);
+    fprintf(out,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"18\" rx=\"4\" fill=\"%s\" "
+            "stroke=\"%s\" stroke-width=\"0.8\"/>\n",
             x, y - 9, w, COLOR_STATE_BG, COLOR_STATE_FG);
     fprintf(out, "<text class=\"state\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
             x + w / 2, y + 4, name);
-    if (st->arrow < 0 && (left || g->flight)) put_time(out, d, g, st->side, y, st->time);
-    else if (st->arrow < 0) put_time(out, d, g, DG_LEFT, y, st->time);
+    if (st->arrow < 0 && (left || g->flight))
+        put_time(out, d, g, st->side, y, st->time);
+    else if (st->arrow < 0)
+        put_time(out, d, g, DG_LEFT, y, st->time);
     fputs("</g>\n", out);
 }
 
@@ -363,14 +371,16 @@ static void put_header(FILE *out, const struct diagram *d, const struct geometry
                 MARGIN + 34);
         xml_text(out, diagram_endpoint_addr(d, (enum diagram_side)s, a, sizeof(a)));
         fputs("</text>\n", out);
-        fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                     "stroke-width=\"2\"/>\n",
+        fprintf(out,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"/>\n",
                 x, MARGIN + HEAD_H - 20, x, g->bottom + 24, COLOR_MUTED);
     }
     fprintf(out, "<text class=\"time\" x=\"%.1f\" y=\"%.1f\">time (s)</text>\n", MARGIN,
             MARGIN + 34);
     if (g->flight)
-        fprintf(out, "<text class=\"time\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">time (s)</text>\n",
+        fprintf(out,
+                "<text class=\"time\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">time (s)</text>\n",
                 g->width - MARGIN, MARGIN + 34);
 }
 
@@ -378,12 +388,12 @@ int diagram_render_svg(const struct diagram *d, FILE *out, unsigned flags)
 {
     if (!d->finished || !d->found) return -EINVAL;
     size_t n = d->n_arrows ? d->n_arrows : 1;
-    char (*labels)[LABEL_CAP] = calloc(n, sizeof(*labels));
-    char (*notes)[NOTE_CAP] = calloc(n, sizeof(*notes));
+    char(*labels)[LABEL_CAP] = calloc(n, sizeof(*labels));
+    char(*notes)[NOTE_CAP] = calloc(n, sizeof(*notes));
     struct geometry g;
     memset(&g, 0, sizeof(g));
-    int rc = labels && notes ? make_geometry(d, &g, labels, notes, flags & DIAGRAM_ABS_SEQ)
-                             : -ENOMEM;
+    int rc =
+        labels && notes ? make_geometry(d, &g, labels, notes, flags & DIAGRAM_ABS_SEQ) : -ENOMEM;
     if (rc == 0) {
         char a0[40], a1[40];
         fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -421,6 +431,7 @@ int diagram_render_svg(const struct diagram *d, FILE *out, unsigned flags)
         if (ferror(out)) rc = -EIO;
     }
     free(g.y);
+    free(g.y_send);
     free(g.y_arrive);
     free(g.y_state);
     free(labels);
