@@ -95,6 +95,7 @@ int parse_addr_prefix(const char *s, uint32_t *addr, unsigned *prefix);
 int cmd_demo(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
+int cmd_diagram(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

@@ -172,7 +172,7 @@ struct us_observer {
     void (*state)(void *ctx, struct us_stack *s, const struct us_state_event *ev);
     void *ctx;
 };
-#define US_MAX_OBSERVERS 4
+#define US_MAX_OBSERVERS 8
 /* Returns 0, or -ENOSPC when US_MAX_OBSERVERS are attached. */
 int us_stack_observe(struct us_stack *s, const struct us_observer *obs);
 void us_stack_unobserve(struct us_stack *s, void *ctx);

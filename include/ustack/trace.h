@@ -68,4 +68,38 @@ struct us_observer us_state_log_observer(struct us_state_log *l);
 /* Formats one event in the human form. Returns buf. */
 char *us_state_event_format(char *buf, size_t cap, const char *stack, const struct us_state_event *ev);
 
+/* ---- event log and wire capture ----
+ * The machine-readable record of a run on the in-memory wire: every frame's
+ * id, sender and fate (delivered, dropped and why), every TCP state
+ * transition, and optionally the wire capture: a pcap holding each frame once,
+ * as it entered the wire, so the n-th `send` line of the log describes the
+ * n-th pcap record (record k is wire frame id k when the log is attached
+ * before the first frame). `ustack diagram` draws sequence diagrams from the
+ * pair. The format (line-oriented text, versioned) is specified at the top of
+ * src/trace/eventlog.c and in docs/DESIGN.md §9. */
+struct us_wire;
+struct us_wire_event;
+struct us_eventlog;
+/* Writes the log to `out` and, when `pcap` is not NULL, the wire capture to
+ * it; neither is closed by us_eventlog_close(). NULL on allocation failure. */
+struct us_eventlog *us_eventlog_new(FILE *out, struct us_pcap *pcap);
+/* Creates `log_path` and, unless `pcap_path` is NULL, `pcap_path`; the log
+ * owns and closes both. NULL with a message in err on failure. */
+struct us_eventlog *us_eventlog_open(const char *log_path, const char *pcap_path, char *err,
+                                     size_t errlen);
+/* Observes the wire's frame events. 0 or -ENOSPC. */
+int us_eventlog_attach_wire(struct us_eventlog *l, struct us_wire *w);
+/* Observes the stack's TCP state transitions and, when `port` >= 0, names that
+ * wire port after the stack. 0 or -ENOSPC. */
+int us_eventlog_attach_stack(struct us_eventlog *l, struct us_stack *s, int port);
+/* The same observers, for callers that attach by hand. */
+void us_eventlog_wire_event(void *ctx, const struct us_wire_event *ev);
+struct us_observer us_eventlog_observer(struct us_eventlog *l);
+/* Flushes the log and the capture. */
+void us_eventlog_flush(struct us_eventlog *l);
+/* Stops observing what it attached to (which must still exist: close before
+ * freeing the wire and the stacks), flushes, closes what it owns and frees.
+ * Returns 0, or -EIO if a write to the log failed. NULL is a no-op. */
+int us_eventlog_close(struct us_eventlog *l);
+
 #endif
