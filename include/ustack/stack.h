@@ -65,6 +65,8 @@ struct us_tcp_config {
     uint16_t ephemeral_lo;         /* ephemeral port range; 32768 */
     uint16_t ephemeral_hi;         /* 60999 */
     uint16_t default_mss;          /* MSS assumed when the peer sends none; 536 */
+    uint32_t isn_fixed;            /* tests only: when non-zero, every ISN is this (e.g.
+                                      near 2^32 to exercise wrap-around); 0 = RFC 6528 */
 };
 
 struct us_stack_config {
@@ -162,7 +164,11 @@ struct us_state_event {
     uint16_t lport, rport;
     enum us_tcp_state from, to;
     const char *cause;       /* "rcv SYN,ACK", "close()", "2MSL timeout", ... */
+    /* When a synchronized connection ends (-> TIME-WAIT or CLOSED), its
+     * statistics (ustack/socket.h); NULL otherwise. */
+    const struct us_tcp_info *info;
 };
+struct us_tcp_info;
 
 struct us_observer {
     /* Every frame the stack receives (before validation) or sends. */

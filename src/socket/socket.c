@@ -787,48 +787,6 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int name, const void *v
     return rc < 0 ? fail(-rc) : 0;
 }
 
-static void fill_info(struct us_stack *s, const struct tcb *t, struct us_tcp_info *i)
-{
-    memset(i, 0, sizeof(*i));
-    i->state = t->state;
-    i->ca_state = t->ca_state;
-    i->snd_wscale = t->snd_wscale;
-    i->rcv_wscale = t->rcv_wscale;
-    i->options = (t->tf & TF_TS_OK ? US_TCPI_OPT_TIMESTAMPS : 0) |
-                 (t->tf & TF_SACK_OK ? US_TCPI_OPT_SACK : 0) |
-                 (t->tf & TF_WS_OK ? US_TCPI_OPT_WSCALE : 0);
-    i->backoff = t->backoff;
-    i->rto = (uint32_t)rto_current(s, t);
-    i->srtt = t->srtt;
-    i->rttvar = t->rttvar;
-    i->snd_mss = t->mss;
-    i->rcv_mss = t->peer_mss;
-    i->snd_cwnd = t->cwnd;
-    i->snd_ssthresh = t->ssthresh;
-    i->snd_wnd = t->snd_wnd;
-    i->rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-    i->unacked = t->snd_max - t->snd_una;
-    i->sacked = t->sb ? t->sb->sacked : 0;
-    i->bytes_sent = t->st.bytes_sent;
-    i->bytes_acked = t->st.bytes_acked;
-    i->bytes_received = t->st.bytes_received;
-    i->bytes_retrans = t->st.bytes_retrans;
-    i->segs_out = t->st.segs_out;
-    i->segs_in = t->st.segs_in;
-    i->data_segs_out = t->st.data_segs_out;
-    i->data_segs_in = t->st.data_segs_in;
-    i->total_retrans = t->st.total_retrans;
-    i->dup_acks = t->st.dup_acks;
-    i->sack_blocks_rx = t->st.sack_blocks_rx;
-    i->sack_blocks_tx = t->st.sack_blocks_tx;
-    i->ooo_bytes = t->ooo ? reass_bytes(t->ooo) : 0;
-    i->ooo_ranges = t->ooo ? t->ooo->n : 0;
-    i->fast_retrans = t->st.fast_retrans;
-    i->rto_count = t->st.rto_count;
-    i->probes = t->st.probes;
-    snprintf(i->congestion, sizeof(i->congestion), "%s", cc_name(t->set.cc));
-}
-
 int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, socklen_t *len)
 {
     enter(s);
@@ -930,7 +888,7 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, so
     case TCP_INFO: {
         struct us_tcp_info info;
         if (t)
-            fill_info(s, t, &info);
+            tcp_fill_info(s, t, &info);
         else
             memset(&info, 0, sizeof(info)), info.state = US_TCP_LISTEN;
         size_t l = min_size(sizeof(info), (size_t)*len);

@@ -294,7 +294,13 @@ void tcp_output(struct us_stack *s, struct tcb *t)
             continue;
         }
         uint32_t flight = tcp_flight(t);
-        uint32_t cwnd_room = t->cwnd > flight ? t->cwnd - flight : 0;
+        uint32_t cwnd = t->cwnd;
+        /* RFC 3042 limited transmit: on the first two duplicate ACKs, up to
+         * two new segments beyond cwnd, so a small window still produces
+         * the third duplicate ACK that triggers fast retransmit. */
+        if (t->ca_state == CA_DISORDER && !seq_lt(seq, t->snd_max))
+            cwnd += min_u32(t->dupacks, 2) * (uint32_t)t->mss;
+        uint32_t cwnd_room = cwnd > flight ? cwnd - flight : 0;
         seq_t wnd_edge = t->snd_una + t->snd_wnd;
         uint32_t wnd_room = seq_gt(wnd_edge, seq) ? wnd_edge - seq : 0;
         uint32_t room = min_u32(cwnd_room, wnd_room);

@@ -9,6 +9,7 @@
  * count stays zero.
  */
 #include "tcp/tcp.h"
+#include "ustack/socket.h"
 
 const char *us_tcp_state_name(enum us_tcp_state st)
 {
@@ -43,8 +44,8 @@ bool tcp_transition_legal(enum us_tcp_state from, enum us_tcp_state to)
     return (legal[from] & BIT(to)) != 0;
 }
 
-void tcp_report_state(struct us_stack *s, const struct conn_node *n, enum us_tcp_state from,
-                      enum us_tcp_state to, const char *cause)
+static void report(struct us_stack *s, const struct conn_node *n, enum us_tcp_state from,
+                   enum us_tcp_state to, const char *cause, const struct us_tcp_info *info)
 {
     if (!tcp_transition_legal(from, to)) stat_inc(s, US_C_tcp_bad_transitions);
     if (!s->n_obs) return;
@@ -57,8 +58,15 @@ void tcp_report_state(struct us_stack *s, const struct conn_node *n, enum us_tcp
         .from = from,
         .to = to,
         .cause = cause,
+        .info = info,
     };
     stack_notify_state(s, &ev);
+}
+
+void tcp_report_state(struct us_stack *s, const struct conn_node *n, enum us_tcp_state from,
+                      enum us_tcp_state to, const char *cause)
+{
+    report(s, n, from, to, cause, NULL);
 }
 
 void tcp_set_state(struct us_stack *s, struct tcb *t, enum us_tcp_state to, const char *cause)
@@ -70,7 +78,14 @@ void tcp_set_state(struct us_stack *s, struct tcb *t, enum us_tcp_state to, cons
     if (to == US_TCP_CLOSED && (from == US_TCP_SYN_SENT || from == US_TCP_SYN_RECEIVED))
         stat_inc(s, US_C_tcp_attempt_fails);
     t->state = (uint8_t)to;
-    tcp_report_state(s, &t->node, from, to, cause);
+    /* The end of a connection carries its statistics, for the state log. */
+    if (s->n_obs && (to == US_TCP_CLOSED || to == US_TCP_TIME_WAIT) && (t->tf & TF_SYN_ACKED)) {
+        struct us_tcp_info info;
+        tcp_fill_info(s, t, &info);
+        report(s, &t->node, from, to, cause, &info);
+        return;
+    }
+    report(s, &t->node, from, to, cause, NULL);
 }
 
 /* A connection continued under another form (a SYN-RECEIVED entry becoming

@@ -5,11 +5,13 @@
  * 6528), the timestamp clock, control-block life cycle and the ring cache.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/util.h"
 #include "tcp/tcp.h"
+#include "ustack/socket.h"
 
 #define CONN_INITIAL_BUCKETS 256
 #define LISTEN_BUCKETS 64
@@ -209,6 +211,7 @@ seq_t tcp_new_isn(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t r
     wr32(key + 6, raddr);
     wr16(key + 10, rport);
     uint32_t f = (uint32_t)keyed_hash(s->hash_key, key, sizeof(key));
+    if (s->cfg.tcp.isn_fixed) return s->cfg.tcp.isn_fixed;
     return (seq_t)(f + (uint32_t)(s->now / 4));
 }
 
@@ -417,3 +420,48 @@ void tcp_free_all(struct us_stack *s)
     free(ts);
     s->tcp = NULL;
 }
+
+/* ---- statistics (TCP_INFO) ---- */
+
+void tcp_fill_info(struct us_stack *s, const struct tcb *t, struct us_tcp_info *i)
+{
+    memset(i, 0, sizeof(*i));
+    i->state = t->state;
+    i->ca_state = t->ca_state;
+    i->snd_wscale = t->snd_wscale;
+    i->rcv_wscale = t->rcv_wscale;
+    i->options = (t->tf & TF_TS_OK ? US_TCPI_OPT_TIMESTAMPS : 0) |
+                 (t->tf & TF_SACK_OK ? US_TCPI_OPT_SACK : 0) |
+                 (t->tf & TF_WS_OK ? US_TCPI_OPT_WSCALE : 0);
+    i->backoff = t->backoff;
+    i->rto = (uint32_t)rto_current(s, t);
+    i->srtt = t->srtt;
+    i->rttvar = t->rttvar;
+    i->snd_mss = t->mss;
+    i->rcv_mss = t->peer_mss;
+    i->snd_cwnd = t->cwnd;
+    i->snd_ssthresh = t->ssthresh;
+    i->snd_wnd = t->snd_wnd;
+    i->rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    i->unacked = t->snd_max - t->snd_una;
+    i->sacked = t->sb ? t->sb->sacked : 0;
+    i->bytes_sent = t->st.bytes_sent;
+    i->bytes_acked = t->st.bytes_acked;
+    i->bytes_received = t->st.bytes_received;
+    i->bytes_retrans = t->st.bytes_retrans;
+    i->segs_out = t->st.segs_out;
+    i->segs_in = t->st.segs_in;
+    i->data_segs_out = t->st.data_segs_out;
+    i->data_segs_in = t->st.data_segs_in;
+    i->total_retrans = t->st.total_retrans;
+    i->dup_acks = t->st.dup_acks;
+    i->sack_blocks_rx = t->st.sack_blocks_rx;
+    i->sack_blocks_tx = t->st.sack_blocks_tx;
+    i->ooo_bytes = t->ooo ? reass_bytes(t->ooo) : 0;
+    i->ooo_ranges = t->ooo ? t->ooo->n : 0;
+    i->fast_retrans = t->st.fast_retrans;
+    i->rto_count = t->st.rto_count;
+    i->probes = t->st.probes;
+    snprintf(i->congestion, sizeof(i->congestion), "%s", cc_name(t->set.cc));
+}
+

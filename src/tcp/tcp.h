@@ -354,6 +354,9 @@ void tcp_settings_default(struct us_stack *s, struct tcp_settings *set);
 /* The receive window scale we offer for a given buffer ceiling. */
 uint8_t tcp_choose_wscale(uint32_t rcvbuf_max);
 
+struct us_tcp_info;
+void tcp_fill_info(struct us_stack *s, const struct tcb *t, struct us_tcp_info *i);
+
 /* bind records */
 struct bind_rec *bind_get(struct us_stack *s, uint32_t addr, uint16_t port, bool reuse,
                           bool listening, bool explicit_);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "ustack/socket.h"
 #include "ustack/trace.h"
 
 struct buf {
@@ -428,6 +429,17 @@ static void log_state(void *ctx, struct us_stack *s, const struct us_state_event
     struct us_state_log *l = ctx;
     char line[256];
     fprintf(l->out, "%s\n", us_state_event_format(line, sizeof(line), us_stack_name(s), ev));
+    const struct us_tcp_info *i = ev->info;
+    if (i)
+        fprintf(l->out,
+                "    stats: segs out %u in %u, bytes sent %llu acked %llu received %llu, "
+                "retransmits %u (fast %u, timeouts %u), dup acks %u, sack blocks in %u out %u, "
+                "srtt %.1f ms rttvar %.1f ms rto %.0f ms, cwnd %u ssthresh %u, cc %s\n",
+                (unsigned)i->segs_out, (unsigned)i->segs_in, (unsigned long long)i->bytes_sent,
+                (unsigned long long)i->bytes_acked, (unsigned long long)i->bytes_received,
+                i->total_retrans, i->fast_retrans, i->rto_count, i->dup_acks, i->sack_blocks_rx,
+                i->sack_blocks_tx, i->srtt / 1000.0, i->rttvar / 1000.0, i->rto / 1000.0, i->snd_cwnd,
+                i->snd_ssthresh, i->congestion);
 }
 
 struct us_observer us_state_log_observer(struct us_state_log *l)

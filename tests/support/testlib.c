@@ -56,6 +56,9 @@ struct solo *solo_new(uint64_t seed)
     us_stack_config_default(&cfg);
     cfg.seed = seed;
     cfg.name = "solo";
+    /* No real peer answers ARP here: the learned entry must outlive the
+     * test (keepalive and TIME-WAIT tests run for minutes). */
+    cfg.arp_timeout = US_SEC(86400 * 365);
     t->s = us_stack_new(&cfg);
     cr_assert(t->s);
     cap_init(&t->cap, 1500);
@@ -591,4 +594,179 @@ out:
     us_text_trace_free(tr);
     us_state_log_free(sl);
     return res;
+}
+
+/* ---- speaking TCP segments at one stack ---- */
+
+#include "tcp/tcp.h"
+#include "ustack/trace.h"
+
+void seg_in(struct solo *t, uint16_t dport, const struct tseg *sg)
+{
+    uint8_t tcp[1600];
+    uint8_t *o = tcp + 20;
+    size_t ol = 0;
+    if (sg->mss_on) {
+        o[ol++] = 2;
+        o[ol++] = 4;
+        wr16(o + ol, sg->mss);
+        ol += 2;
+    }
+    if (sg->sack_ok) {
+        o[ol++] = 1;
+        o[ol++] = 1;
+        o[ol++] = 4;
+        o[ol++] = 2;
+    }
+    if (sg->ts_on) {
+        o[ol++] = 1;
+        o[ol++] = 1;
+        o[ol++] = 8;
+        o[ol++] = 10;
+        wr32(o + ol, sg->ts_val);
+        wr32(o + ol + 4, sg->ts_ecr);
+        ol += 8;
+    }
+    if (sg->n_sack) {
+        o[ol++] = 1;
+        o[ol++] = 1;
+        o[ol++] = 5;
+        o[ol++] = (uint8_t)(2 + 8 * sg->n_sack);
+        for (unsigned i = 0; i < sg->n_sack; i++) {
+            wr32(o + ol, sg->sack[i][0]);
+            wr32(o + ol + 4, sg->sack[i][1]);
+            ol += 8;
+        }
+    }
+    if (sg->ws_on) {
+        o[ol++] = 1;
+        o[ol++] = 3;
+        o[ol++] = 3;
+        o[ol++] = sg->ws;
+    }
+    while (ol % 4) o[ol++] = 0;
+    size_t hl = 20 + ol;
+    wr16(tcp, sg->sport ? sg->sport : PEER_PORT);
+    wr16(tcp + 2, dport);
+    wr32(tcp + 4, sg->seq);
+    wr32(tcp + 8, sg->ack);
+    tcp[12] = (uint8_t)((hl / 4) << 4);
+    tcp[13] = sg->flags;
+    wr16(tcp + 14, sg->wnd);
+    wr16(tcp + 16, 0);
+    wr16(tcp + 18, 0);
+    if (sg->len) memcpy(tcp + hl, sg->data, sg->len);
+    size_t total = hl + sg->len;
+    uint32_t sum = csum_pseudo(PEER_IP, SOLO_IP, 6, (uint16_t)total);
+    wr16(tcp + 16, csum_fold(csum_add(sum, tcp, total)));
+    uint8_t f[1700];
+    size_t n = build_ipv4(f, PEER_IP, SOLO_IP, 6, tcp, total);
+    us_stack_input(t->s, t->iface, f, n, us_stack_now(t->s));
+}
+
+bool seg_out(struct solo *t, struct tseg *out)
+{
+    const struct cap_frame *f;
+    while ((f = cap_pop(&t->cap))) {
+        if (f->len < 14 + 20 + 20 || rd16(f->data + 12) != 0x0800 || f->data[14 + 9] != 6) continue;
+        const uint8_t *ip = f->data + 14;
+        size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+        size_t total = rd16(ip + 2);
+        const uint8_t *h = ip + ihl;
+        size_t off = (size_t)(h[12] >> 4) * 4;
+        memset(out, 0, sizeof(*out));
+        out->ip_len = total;
+        out->sport = rd16(h);
+        out->dport = rd16(h + 2);
+        out->seq = rd32(h + 4);
+        out->ack = rd32(h + 8);
+        out->flags = h[13];
+        out->wnd = rd16(h + 14);
+        out->len = (uint32_t)(total - ihl - off);
+        out->data = h + off;
+        struct tcp_opts o;
+        cr_assert(tcp_parse_options(h + 20, off - 20, h[13] & TH_SYN, &o), "bad options sent");
+        out->mss_on = o.has_mss;
+        out->mss = o.mss;
+        out->ws_on = o.has_ws;
+        out->ws = o.wscale;
+        out->sack_ok = o.sack_ok;
+        out->ts_on = o.has_ts;
+        out->ts_val = o.ts_val;
+        out->ts_ecr = o.ts_ecr;
+        out->n_sack = o.n_sack;
+        for (unsigned i = 0; i < o.n_sack; i++) {
+            out->sack[i][0] = o.sack[i].left;
+            out->sack[i][1] = o.sack[i].right;
+        }
+        /* The option list as tcpdump prints it. */
+        char line[512];
+        us_trace_format(line, sizeof(line), f->data, f->len, NULL);
+        const char *p = strstr(line, "options [");
+        if (p) {
+            p += 9;
+            const char *e = strchr(p, ']');
+            size_t l = e ? (size_t)(e - p) : 0;
+            if (l >= sizeof(out->optstr)) l = sizeof(out->optstr) - 1;
+            memcpy(out->optstr, p, l);
+            out->optstr[l] = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
+void solo_advance(struct solo *t, us_time_t when)
+{
+    for (;;) {
+        us_time_t next = us_stack_next_timer(t->s);
+        if (next > when) break;
+        us_stack_poll(t->s, next);
+    }
+    us_stack_poll(t->s, when);
+}
+
+static us_time_t solo_drv_now(void *ctx) { return us_stack_now(ctx); }
+static int solo_drv_wait(void *ctx, us_time_t until)
+{
+    /* A solo stack has no peer to wait for: blocking calls fail at once. */
+    return -1;
+}
+
+int solo_accept_conn_l(struct solo *t, uint16_t port, uint32_t peer_isn, const struct tseg *syn,
+                       uint32_t *stack_isn, int *lfd)
+{
+    struct us_driver drv = {.now = solo_drv_now, .wait = solo_drv_wait, .ctx = t->s};
+    us_stack_set_driver(t->s, &drv);
+    solo_learn_peer(t);
+    int l = us_socket(t->s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(0, port);
+    cr_assert_eq(us_bind(t->s, l, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(us_listen(t->s, l, 8), 0);
+    struct tseg s = *syn;
+    s.flags = TH_SYN;
+    s.seq = peer_isn;
+    if (!s.wnd) s.wnd = 65535;
+    seg_in(t, port, &s);
+    struct tseg sa;
+    cr_assert(seg_out(t, &sa), "no SYN-ACK");
+    cr_assert_eq(sa.flags, TH_SYN | TH_ACK);
+    cr_assert_eq(sa.ack, peer_isn + 1);
+    struct tseg ack = {.flags = TH_ACK, .seq = peer_isn + 1, .ack = sa.seq + 1,
+                       .wnd = s.wnd, .ts_on = s.ts_on, .ts_val = s.ts_val + 1, .ts_ecr = sa.ts_val};
+    seg_in(t, port, &ack);
+    int fd = us_accept(t->s, l, NULL, NULL);
+    cr_assert(fd >= 0, "accept: %s", strerror(errno));
+    if (lfd)
+        *lfd = l;
+    else
+        us_close(t->s, l);
+    if (stack_isn) *stack_isn = sa.seq;
+    return fd;
+}
+
+int solo_accept_conn(struct solo *t, uint16_t port, uint32_t peer_isn, const struct tseg *syn,
+                     uint32_t *stack_isn)
+{
+    return solo_accept_conn_l(t, port, peer_isn, syn, stack_isn, NULL);
 }

@@ -147,3 +147,38 @@ struct xfer_result {
 /* Transfers with SHA-256 checks of both streams; faults per direction. */
 struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const struct us_faults *fb,
                             const struct xfer_opts *o);
+
+/* ---- speaking TCP segments at one stack (struct solo) ---- */
+/* The peer is PEER_IP:PEER_PORT; the stack is SOLO_IP. */
+#define PEER_PORT 40000
+struct tseg {
+    uint8_t flags;           /* TH_* bits: F S R P . U */
+    uint32_t seq, ack;
+    uint16_t wnd;
+    uint16_t sport, dport;
+    uint32_t len;
+    const uint8_t *data;
+    /* options to send / options parsed */
+    bool mss_on, ws_on, sack_ok, ts_on;
+    uint16_t mss;
+    uint8_t ws;
+    uint32_t ts_val, ts_ecr;
+    unsigned n_sack;
+    uint32_t sack[4][2];
+    char optstr[128];        /* parsed: "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7" */
+    size_t ip_len;           /* parsed: total IP length */
+};
+/* Sends a segment from the peer to the stack (port `dport`) at the stack's time. */
+void seg_in(struct solo *t, uint16_t dport, const struct tseg *sg);
+/* The next TCP segment the stack sent (ARP and others skipped); false if none. */
+bool seg_out(struct solo *t, struct tseg *out);
+/* Makes an established connection: the stack listens on `port`, the peer
+ * handshakes with ISN `peer_isn` (options as `syn` says), the stack accepts.
+ * Returns the accepted fd; *stack_isn gets the stack's ISN. */
+int solo_accept_conn(struct solo *t, uint16_t port, uint32_t peer_isn, const struct tseg *syn,
+                     uint32_t *stack_isn);
+/* The same, keeping the listener open (its fd in *lfd). */
+int solo_accept_conn_l(struct solo *t, uint16_t port, uint32_t peer_isn, const struct tseg *syn,
+                       uint32_t *stack_isn, int *lfd);
+/* Advances the solo stack's clock to `when` running its timers. */
+void solo_advance(struct solo *t, us_time_t when);
