@@ -257,6 +257,7 @@ static void ack_new_data(struct us_stack *s, struct tcb *t, const struct segment
     t->backoff = 0;
     t->rexmt_count = 0;
     t->first_rexmt = 0;
+    t->persist_shift = 0;
     if (seq_geq(t->snd_una, t->snd_max))
         tcp_rexmt_stop(s, t);
     else if (!(t->tf & TF_PERSIST))
@@ -370,7 +371,10 @@ static void dup_ack(struct us_stack *s, struct tcb *t, const struct segment *sg,
 static bool rcvq_ready(struct us_stack *s, struct tcb *t)
 {
     if (t->rcvq) return true;
-    t->rcvq = tcp_ring_get(s, t->set.rcvbuf);
+    /* Never smaller than the window already promised (SO_RCVBUF may have
+     * shrunk since): data inside an advertised window must fit. */
+    uint32_t promised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    t->rcvq = tcp_ring_get(s, max_u32(t->set.rcvbuf, promised) + (1u << t->rcv_wscale));
     if (!t->rcvq) {
         stat_inc(s, US_C_drop_tcp_no_mem);
         return false;

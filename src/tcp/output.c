@@ -39,19 +39,38 @@ uint32_t tcp_unsent(const struct tcb *t)
  * min(buffer/2, MSS), and it never moves left (no shrinking, §3.8.6.2.1). */
 uint32_t tcp_rcv_window(struct us_stack *s, struct tcb *t)
 {
+    bool rounded;
+    return tcp_rcv_window_ex(s, t, &rounded);
+}
+
+uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *rounded_up)
+{
+    *rounded_up = false;
     uint32_t unread = t->rcvq ? t->rcvq->len : 0;
     uint32_t space = t->set.rcvbuf > unread ? t->set.rcvbuf - unread : 0;
+    uint32_t unit = 1u << t->rcv_wscale;
+    /* What the ring can physically hold beyond RCV.NXT: no promise may
+     * exceed it (rings are allocated with one scale unit of slack). */
+    uint32_t cap = t->rcvq ? t->rcvq->cap : ring_round_cap(t->set.rcvbuf + unit);
+    uint32_t hard = cap > unread ? cap - unread : 0;
     uint32_t max_wnd = TCP_MAX_WIN << t->rcv_wscale;
     if (space > max_wnd) space = max_wnd;
+    if (space > hard) space = hard;
     uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
     uint32_t step = min_u32(t->set.rcvbuf / 2, t->our_mss ? t->our_mss : 536);
     uint32_t wnd = (space >= cur + step || space == t->set.rcvbuf) ? space : cur;
-    /* The scaled field loses the low bits; round down, but never below what
-     * we already promised. */
-    uint32_t unit = 1u << t->rcv_wscale;
-    wnd &= ~(unit - 1);
-    if (wnd < cur) wnd = (cur + unit - 1) & ~(unit - 1);
-    return wnd;
+    /* The scaled field loses the low bits. Rounding down could move the
+     * right edge left (RFC 9293 §3.8.6.2.1: SHOULD NOT shrink); rounding
+     * up keeps it but, repeated, lets it creep -- so round up only within
+     * what the ring holds, which bounds the creep to one unit. */
+    uint32_t down = wnd & ~(unit - 1);
+    if (down >= cur) return down;
+    uint32_t up = (cur + unit - 1) & ~(unit - 1);
+    /* The rounded-up edge is shown, not promised: RCV.ADV stays where it
+     * was, so the next rounding starts from the true promise (no creep). */
+    *rounded_up = true;
+    if (up <= hard) return up;
+    return hard & ~(unit - 1);
 }
 
 /* SYN and SYN-ACK windows are never scaled (RFC 7323 §2.2); like Linux we
@@ -130,9 +149,10 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
             if (n) t->st.sack_blocks_tx += n;
         }
         optlen = tcp_write_options(o, t->tf & TF_TS_OK, ts_val, t->ts_recent, blk, n);
-        uint32_t w = tcp_rcv_window(s, t);
+        bool rounded;
+        uint32_t w = tcp_rcv_window_ex(s, t, &rounded);
         wnd = (uint16_t)min_u32(w >> t->rcv_wscale, TCP_MAX_WIN);
-        if (flags & TH_ACK) {
+        if ((flags & TH_ACK) && !rounded) {
             seq_t edge = t->rcv_nxt + ((uint32_t)wnd << t->rcv_wscale);
             if (seq_gt(edge, t->rcv_adv) || !(t->tf & TF_SYN_ACKED)) t->rcv_adv = edge;
         }

@@ -127,6 +127,8 @@ static void give_up(struct us_stack *s, struct tcb *t, enum us_counter why, cons
 }
 
 /* Returns false when the connection is gone. */
+static bool persist_timeout(struct us_stack *s, struct tcb *t);
+
 static bool rexmt_timeout(struct us_stack *s, struct tcb *t)
 {
     const struct us_tcp_config *c = &s->cfg.tcp;
@@ -160,6 +162,17 @@ static bool rexmt_timeout(struct us_stack *s, struct tcb *t)
         tcp_rexmt_arm(s, t);
         return true;
     }
+    if (t->snd_wnd == 0 && !(t->tf & TF_ORPHAN)) {
+        /* The receiver closed its window under data in flight (it shrank
+         * it). Like Linux (tcp_retransmit_timer), this is not a reason to
+         * give up: go back to SND.UNA and probe the window instead. */
+        t->rexmt_count--;
+        t->snd_nxt = t->snd_una;
+        if ((t->tf & TF_FIN_SENT) && seq_lt(t->snd_una, t->snd_max)) t->tf &= ~TF_FIN_SENT;
+        t->rexmt_at = US_TIME_NEVER;
+        tcp_persist_arm(s, t);
+        return persist_timeout(s, t);
+    }
     tcp_enter_loss(s, t);
     tcp_output(s, t);
     if (t->rexmt_at == US_TIME_NEVER && seq_lt(t->snd_una, t->snd_max)) tcp_rexmt_arm(s, t);
@@ -170,7 +183,7 @@ static bool persist_timeout(struct us_stack *s, struct tcb *t)
 {
     t->rexmt_at = US_TIME_NEVER;
     t->tf &= ~TF_PERSIST;
-    if (!tcp_unsent(t) || seq_lt(t->snd_una, t->snd_max)) return true; /* nothing to probe */
+    if (!tcp_unsent(t) || t->snd_nxt != t->snd_una) return true; /* nothing to probe */
     /* Linux gives up after tcp_retries2 probes the peer never answered;
      * an answer (even a zero window) resets the count (input.c). */
     if (t->st.probes >= s->cfg.tcp.retries2 && s->now - t->last_rx > rto_current(s, t)) {
@@ -187,6 +200,9 @@ static bool persist_timeout(struct us_stack *s, struct tcb *t)
         uint32_t len = min_u32(min_u32(room, tcp_unsent(t)), t->mss);
         int sent = tcp_send_segment(s, t, t->snd_nxt, len, TH_ACK | TH_PSH);
         if (sent > 0) t->snd_nxt += (uint32_t)sent;
+        /* Data went: this is no longer probing a closed window, so the
+         * backoff starts over (Linux's tcp_send_probe0). */
+        t->persist_shift = 0;
         t->snd_max = seq_max(t->snd_max, t->snd_nxt);
         tcp_rexmt_arm(s, t);
         return true;

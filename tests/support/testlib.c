@@ -18,7 +18,7 @@ const uint8_t PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x01};
 static int cap_send(struct us_link *link, const uint8_t *frame, size_t len, us_time_t now)
 {
     struct cap_link *c = container_of(link, struct cap_link, link);
-    if (c->n >= CAP_MAX) return -1;
+    cr_assert(c->n < CAP_MAX, "the capture link is full: pop frames (seg_out/cap_pop) as the test goes");
     c->f[c->n].data = malloc(len);
     memcpy(c->f[c->n].data, frame, len);
     c->f[c->n].len = len;
@@ -46,7 +46,10 @@ void cap_clear(struct cap_link *c)
 
 const struct cap_frame *cap_pop(struct cap_link *c)
 {
-    return c->next < c->n ? &c->f[c->next++] : NULL;
+    if (c->next < c->n) return &c->f[c->next++];
+    /* Everything was read: make room for what comes next. */
+    cap_clear(c);
+    return NULL;
 }
 
 struct solo *solo_new(uint64_t seed)
@@ -471,6 +474,7 @@ struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const str
     if (o->ts_off) cfg.tcp.timestamps = false;
     if (o->ws_off) cfg.tcp.window_scaling = false;
     if (o->cc) cfg.tcp.congestion = o->cc;
+    cfg.tcp.isn_fixed = o->isn;
     unsigned mtu = o->mtu ? o->mtu : 1500;
     struct pair *p = pair_new_mtu(seed, NULL, NULL, mtu, &cfg);
     /* USTACK_TRACE=1 prints every frame each stack sends and every state
@@ -486,6 +490,15 @@ struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const str
         us_stack_observe(p->b, &to);
         us_stack_observe(p->a, &so);
         us_stack_observe(p->b, &so);
+    }
+    struct us_pcap *pc = NULL;
+    if (o->pcap) {
+        char err[256];
+        pc = us_pcap_open(o->pcap, err, sizeof(err));
+        cr_assert(pc, "%s", err);
+        struct us_observer po = us_pcap_observer_out(pc);
+        us_stack_observe(p->a, &po);
+        us_stack_observe(p->b, &po);
     }
     /* Faults start after ARP so the handshake can be lossy too but ARP
      * is not the subject here. */
@@ -591,6 +604,7 @@ out:
                            us_stack_counter(p->b, US_C_tcp_fast_retransmits);
     us_close(p->b, l);
     pair_free(p);
+    us_pcap_close(pc);
     us_text_trace_free(tr);
     us_state_log_free(sl);
     return res;

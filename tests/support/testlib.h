@@ -134,6 +134,8 @@ struct xfer_opts {
     const char *cc;            /* NULL: default */
     us_time_t limit;           /* virtual-time limit; 0: 1 hour */
     bool sack_off, ts_off, ws_off;
+    uint32_t isn;              /* both stacks' ISN (0: RFC 6528) */
+    const char *pcap;          /* write the wire's frames here */
 };
 struct xfer_result {
     bool ok;

@@ -349,3 +349,40 @@ Test(segments, time_wait_ignores_rst_reacks_fin_and_accepts_newer_syn)
     cr_assert_eq(us_stack_counter(t->s, US_C_tcp_tw_recycled), 1);
     us_close(t->s, l);
 }
+
+Test(segments, scaled_window_closes_under_dribbling_without_creeping)
+{
+    /* Regression: rounding the scaled window up (to keep the right edge
+     * from moving left) let the edge creep by up to 127 bytes per segment,
+     * so a peer sending one byte at a time was never told the buffer is
+     * full -- and we overran our own ring. */
+    uint32_t isn;
+    int fd = solo_accept_conn(t, PORT, 1000, &linux_syn, &isn);
+    int small = 4096;
+    us_setsockopt(t->s, fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct tseg o;
+    uint32_t seq = 1001, first_edge = 0, max_edge = 0;
+    bool closed = false;
+    static uint8_t chunk[1000];
+    /* Fill most of the promise with big segments, then dribble. */
+    for (int i = 0; i < 3000 && !closed; i++) {
+        uint32_t n = i < 60 ? sizeof(chunk) : 10;
+        struct tseg d = {.flags = TH_ACK, .seq = seq, .ack = isn + 1, .wnd = 1000, .ts_on = true,
+                         .ts_val = 2000 + (uint32_t)i, .data = chunk, .len = n};
+        seg_in(t, PORT, &d);
+        solo_advance(t, us_stack_now(t->s) + US_MSEC(50));
+        while (seg_out(t, &o)) {
+            uint32_t edge = o.ack + ((uint32_t)o.wnd << 7);
+            if (!first_edge) first_edge = edge;
+            if (seq_gt(edge, max_edge) || !max_edge) max_edge = edge;
+            if (o.wnd == 0) closed = true;
+        }
+        seq += n;
+    }
+    cr_assert(closed, "the window never closed");
+    cr_assert(max_edge - first_edge < 2 * 128, "the right edge crept by %u bytes",
+              max_edge - first_edge);
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_rcvbuf), 0,
+                 "data inside the advertised window must fit the ring");
+    us_close(t->s, fd);
+}
