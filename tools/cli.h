@@ -95,5 +95,6 @@ int parse_addr_prefix(const char *s, uint32_t *addr, unsigned *prefix);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_pkt(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
     {"demo", cmd_demo, "watch two stacks talk on the in-memory wire (no root needed)"},
+    {"pkt", cmd_pkt, "parse packetdrill scripts (ustack pkt parse FILE.pkt...)"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
 };
