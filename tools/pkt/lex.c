@@ -326,6 +326,9 @@ static int lex_string(struct lexer *lx, struct tok *t, struct pkt_pos pos)
             continue;
         }
         if (end - p < 2) break;
+        /* Escape errors point at the backslash (strings stay on one line). */
+        struct pkt_pos epos = pos;
+        if (!in_macro(lx)) epos.col += (uint32_t)(p - src_p(lx));
         char e = p[1];
         p += 2;
         switch (e) {
@@ -354,12 +357,12 @@ static int lex_string(struct lexer *lx, struct tok *t, struct pkt_pos pos)
                 p++;
                 digits++;
             }
-            if (!digits) return lex_error(lx, pos, "\\x needs hex digits");
+            if (!digits) return lex_error(lx, epos, "\\x needs hex digits");
             buf[n++] = (char)v;
             break;
         }
         default:
-            return lex_error(lx, pos, "unknown escape '\\%c' in string", e);
+            return lex_error(lx, epos, "unknown escape '\\%c' in string", e);
         }
     }
     if (p >= end || *p != '"') return lex_error(lx, pos, "unterminated string");

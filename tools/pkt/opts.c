@@ -6,26 +6,8 @@
  */
 #include <string.h>
 
+#include "core/util.h"
 #include "pkt/pkt.h"
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
 
 int pkt_opts_next(const struct pkt_opts *o, size_t *off, struct pkt_opt *out)
 {
@@ -47,7 +29,7 @@ int pkt_opts_next(const struct pkt_opts *o, size_t *off, struct pkt_opt *out)
     switch (out->kind) {
     case PKT_OPT_MSS:
         if (len != 4) return -1;
-        out->mss = get16(v);
+        out->mss = rd16(v);
         break;
     case PKT_OPT_WSCALE:
         if (len != 3) return -1;
@@ -60,14 +42,14 @@ int pkt_opts_next(const struct pkt_opts *o, size_t *off, struct pkt_opt *out)
         if ((len - 2) % 8 != 0 || (len - 2) / 8 > PKT_SACK_MAX) return -1;
         out->nsack = (uint8_t)((len - 2) / 8);
         for (int k = 0; k < out->nsack; k++) {
-            out->sack[k].left = get32(v + 8 * k);
-            out->sack[k].right = get32(v + 8 * k + 4);
+            out->sack[k].left = rd32(v + 8 * k);
+            out->sack[k].right = rd32(v + 8 * k + 4);
         }
         break;
     case PKT_OPT_TS:
         if (len != 10) return -1;
-        out->ts_val = get32(v);
-        out->ts_ecr = get32(v + 4);
+        out->ts_val = rd32(v);
+        out->ts_ecr = rd32(v + 4);
         break;
     default:
         break; /* other kinds are kept as bytes */
@@ -89,7 +71,7 @@ int pkt_opts_add(struct pkt_opts *o, const struct pkt_opt *opt)
     case PKT_OPT_MSS:
         b[0] = PKT_OPT_MSS;
         b[1] = 4;
-        put16(b + 2, opt->mss);
+        wr16(b + 2, opt->mss);
         n = 4;
         break;
     case PKT_OPT_WSCALE:
@@ -108,16 +90,16 @@ int pkt_opts_add(struct pkt_opts *o, const struct pkt_opt *opt)
         b[0] = PKT_OPT_SACK;
         b[1] = (uint8_t)(2 + 8 * opt->nsack);
         for (int k = 0; k < opt->nsack; k++) {
-            put32(b + 2 + 8 * k, opt->sack[k].left);
-            put32(b + 6 + 8 * k, opt->sack[k].right);
+            wr32(b + 2 + 8 * k, opt->sack[k].left);
+            wr32(b + 6 + 8 * k, opt->sack[k].right);
         }
         n = b[1];
         break;
     case PKT_OPT_TS:
         b[0] = PKT_OPT_TS;
         b[1] = 10;
-        put32(b + 2, opt->ts_val);
-        put32(b + 6, opt->ts_ecr);
+        wr32(b + 2, opt->ts_val);
+        wr32(b + 6, opt->ts_ecr);
         n = 10;
         break;
     default:
