@@ -184,15 +184,15 @@ static const char *expand_arith(struct words *ws, size_t *len, const char *p, co
 }
 
 /* Splits one command into words the way sh would for the forms we model:
- * blanks, '...' and "..." quoting, backslash escapes, $((...)). Redirections
- * (`> /dev/null`, `2>&1`) are dropped. */
+ * blanks, '...' and "..." quoting, backslash escapes, $((...)), # comments.
+ * Redirections (`> /dev/null`, `2>&1`) are dropped. */
 static void split_words(const char *p, const char *end, struct words *ws)
 {
     ws->n = 0;
     ws->bad = false;
     while (p < end && !ws->bad) {
         while (p < end && isspace((unsigned char)*p)) p++;
-        if (p >= end) break;
+        if (p >= end || *p == '#') break; /* a comment runs to the end */
         if (ws->n == SHELL_WORDS_MAX) {
             ws->bad = true;
             return;
@@ -463,7 +463,7 @@ static int analyze_text(struct shell_out *o, const char *text, size_t len, const
             if (c == quote) quote = 0;
             continue;
         }
-        if (c == '#' && at_command_start(start, p)) {
+        if (c == '#' && (at_command_start(start, p) || isspace((unsigned char)p[-1]))) {
             /* A comment (or #!) runs to the end of the line; quotes in it
              * do not count. */
             const char *nl = memchr(p, '\n', (size_t)(end - p));
