@@ -491,6 +491,30 @@ Test(pkt_parse, errors_say_where)
     parse_fails("0 write(3, \"\\q\", 1) = 1\n", 1, 13, "unknown escape");
 }
 
+Test(pkt_parse, nul_bytes_are_errors)
+{
+    static const char text[] = "0 close(3) = 0\n+0 `a\0b`\n";
+    struct pkt_script *s;
+    struct pkt_error err;
+    cr_assert_eq(pkt_parse_buffer("t", text, sizeof(text) - 1, NULL, &s, &err), -1);
+    cr_assert(err.pos.line == 2 && err.pos.col == 6, "%u:%u", err.pos.line, err.pos.col);
+    cr_assert_str_eq(err.msg, "NUL byte in the script");
+}
+
+Test(pkt_parse, macros_feed_raw_reads)
+{
+    struct pkt_define d[] = {{"IN", "<"}, {"OUT", "> S."}, {"RET", "= -1 EPIPE"}};
+    struct pkt_parse_opts opts = {d, 3, NULL, false};
+    struct pkt_script *s = parse_with("0 IN S 0:0(0) win 1\n"
+                                      "+0 OUT 0:0(0) ack 1\n"
+                                      "+0 write(3, ..., 1) RET (Broken pipe)\n",
+                                      &opts);
+    cr_assert_eq(packet_of(s, 0)->flags, PKT_SYN);
+    cr_assert_eq(packet_of(s, 1)->flags, PKT_SYN | PKT_ACK);
+    cr_assert_str_eq(call_of(s, 2)->note, "Broken pipe");
+    pkt_script_free(s);
+}
+
 Test(pkt_parse, deep_nesting_is_an_error_not_a_crash)
 {
     char text[4096] = "0 f(";

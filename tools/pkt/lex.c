@@ -471,8 +471,17 @@ int lex_next(struct lexer *lx, struct tok *t)
     }
 }
 
+/* Raw reads continue in the enclosing source once a macro is used up. */
+static void pop_finished_macros(struct lexer *lx)
+{
+    while (in_macro(lx) && src_p(lx) >= src_end(lx)) lx->nmacro--;
+}
+
 int lex_raw_word(struct lexer *lx, struct tok *t)
 {
+    pop_finished_macros(lx);
+    if (in_macro(lx)) advance_to(lx, skip_blanks(src_p(lx), src_end(lx)));
+    pop_finished_macros(lx);
     const char *p = skip_blanks(src_p(lx), src_end(lx)), *end = src_end(lx);
     advance_to(lx, p);
     struct pkt_pos pos = here(lx);
@@ -485,6 +494,7 @@ int lex_raw_word(struct lexer *lx, struct tok *t)
 
 int lex_raw_paren(struct lexer *lx, struct tok *t)
 {
+    pop_finished_macros(lx);
     const char *p = src_p(lx), *end = src_end(lx);
     struct pkt_pos pos = here(lx);
     int depth = 1;

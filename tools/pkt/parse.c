@@ -651,6 +651,24 @@ static int parse_option(struct parser *P)
 
 /* ---- entry points ---- */
 
+/* Scripts are text: a NUL byte anywhere (in a comment, a command) is an
+ * error, so every piece of text in the script is a C string. */
+static int check_text(struct parser *P, const char *text, size_t len)
+{
+    const char *nul = memchr(text, 0, len);
+    if (!nul) return 0;
+    struct pkt_pos pos = {1, 1};
+    for (const char *p = text; p < nul; p++) {
+        if (*p == '\n') {
+            pos.line++;
+            pos.col = 1;
+        } else {
+            pos.col++;
+        }
+    }
+    return lex_error(&P->lx, pos, "NUL byte in the script");
+}
+
 static void config_defaults(struct pkt_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -720,7 +738,7 @@ int pkt_parse_buffer(const char *name, const char *text, size_t len,
     config_defaults(&P.s->config);
     P.base_dir = opts->base_dir;
     lex_init(&P.lx, text, len, opts->defines, opts->ndefines, !opts->no_standard, P.a, err);
-    if (!P.s->path || parse_script(&P) < 0) {
+    if (!P.s->path || check_text(&P, text, len) < 0 || parse_script(&P) < 0) {
         if (!err->msg[0]) snprintf(err->msg, sizeof(err->msg), "out of memory");
         arena_free(P.a);
         return -1;

@@ -208,23 +208,29 @@ static void print_expr(FILE *f, const struct pkt_expr *e)
     }
 }
 
+/* Text inside a // comment: a newline would end the comment early. */
+static void print_comment_text(FILE *f, const char *s)
+{
+    for (; *s; s++) fputc(*s == '\n' ? ' ' : *s, f);
+}
+
 static void print_shell(FILE *f, const struct pkt_shell *sh)
 {
     fprintf(f, "`%s`\n", sh->command);
     for (uint32_t i = 0; i < sh->nsettings; i++) {
         const struct pkt_sysctl *st = &sh->settings[i];
         fprintf(f, "//   setting %s = ", pkt_setting_name(st->setting));
-        if (st->setting == PKT_SET_CONGESTION)
-            fputs(st->text, f);
-        else
-            fprintf(f, "%lld", (long long)st->value);
-        fprintf(f, " (%s=%s)\n", st->sysctl, st->text);
+        if (st->setting == PKT_SET_CONGESTION) print_comment_text(f, st->text);
+        else fprintf(f, "%lld", (long long)st->value);
+        fputs(" (", f);
+        print_comment_text(f, st->sysctl);
+        fputc('=', f);
+        print_comment_text(f, st->text);
+        fputs(")\n", f);
     }
     for (uint32_t i = 0; i < sh->nignored; i++) {
-        /* One line per ignored command, so a newline in it cannot end the
-         * comment early. */
         fputs("//   ignored: ", f);
-        for (const char *c = sh->ignored[i]; *c; c++) fputc(*c == '\n' ? ' ' : *c, f);
+        print_comment_text(f, sh->ignored[i]);
         fputc('\n', f);
     }
 }
