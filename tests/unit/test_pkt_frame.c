@@ -120,6 +120,11 @@ Test(pkt_frame, an_inbound_frame_in_the_stack_space)
     cr_assert_gt(n, 0);
     cr_assert_eq(rd32(frame + 34 + 8), 0x10000001);
     assert_checksums_valid(frame, (size_t)n);
+
+    /* The one-call form gives the same bytes. */
+    static uint8_t again[PKT_FRAME_MAX];
+    cr_assert_eq(pkt_map_inbound_frame(again, sizeof(again), &m, &p, &a, 1), n);
+    cr_assert_arr_eq(again, frame, (size_t)n);
 }
 
 Test(pkt_frame, addresses_are_parameters)

@@ -80,3 +80,12 @@ void pkt_map_outbound(const struct pkt_map *m, struct pkt_seg *s)
     if (m->have_local_isn) s->seq -= m->local_isn;
     shift_opts(&s->opts, 0, 0 - pkt_map_ts_offset(m), 0);
 }
+
+int pkt_map_inbound_frame(uint8_t *buf, size_t cap, struct pkt_map *m, const struct pkt_packet *p,
+                          const struct pkt_addrs *a, uint16_t ip_id)
+{
+    struct pkt_seg s;
+    pkt_seg_from_packet(&s, p, a);
+    pkt_map_inbound(m, p, &s);
+    return pkt_frame_build(buf, cap, &s, a->remote_mac, a->local_mac, ip_id);
+}

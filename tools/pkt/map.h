@@ -35,6 +35,7 @@
 #define USTACK_TOOLS_PKT_MAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pkt/frame.h"
@@ -72,5 +73,11 @@ void pkt_map_learn(struct pkt_map *m, const struct pkt_seg *actual,
 /* Translates an outbound segment from the stack's space to script space, in
  * place: seq and TS val. */
 void pkt_map_outbound(const struct pkt_map *m, struct pkt_seg *s);
+
+/* The frame for a `<` packet, in the stack's space: pkt_seg_from_packet(),
+ * pkt_map_inbound(), pkt_frame_build() from the remote MAC to the stack's.
+ * Returns the frame's length or -1 (see pkt_frame_build). */
+int pkt_map_inbound_frame(uint8_t *buf, size_t cap, struct pkt_map *m, const struct pkt_packet *p,
+                          const struct pkt_addrs *a, uint16_t ip_id);
 
 #endif

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "pkt/match.h"
-#include "ustack/stack.h"
 #include "ustack/trace.h"
 
 const char *pkt_mode_name(enum pkt_mode m)

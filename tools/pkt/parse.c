@@ -205,6 +205,14 @@ static int parse_time(struct parser *P, struct pkt_time *t)
     return tok_time(P, &t->end_usecs);
 }
 
+/* a + b, stuck at INT64_MAX: ten thousand `+999999999` lines must not
+ * overflow. Times are never negative. */
+static int64_t time_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 struct pkt_when pkt_time_resolve(const struct pkt_time *t, int64_t prev_start)
 {
     struct pkt_when w = {false, 0, 0};
@@ -213,10 +221,11 @@ struct pkt_when pkt_time_resolve(const struct pkt_time *t, int64_t prev_start)
         w.start = w.end = prev_start;
         return w;
     }
-    w.start = t->kind == PKT_TIME_RELATIVE ? prev_start + t->usecs : t->usecs;
+    w.start = t->kind == PKT_TIME_RELATIVE ? time_add(prev_start, t->usecs) : t->usecs;
     w.end = w.start;
     if (t->has_end)
-        w.end = t->end_kind == PKT_TIME_RELATIVE ? prev_start + t->end_usecs : t->end_usecs;
+        w.end =
+            t->end_kind == PKT_TIME_RELATIVE ? time_add(prev_start, t->end_usecs) : t->end_usecs;
     return w;
 }
 

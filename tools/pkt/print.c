@@ -220,8 +220,10 @@ static void print_shell(FILE *f, const struct pkt_shell *sh)
     for (uint32_t i = 0; i < sh->nsettings; i++) {
         const struct pkt_sysctl *st = &sh->settings[i];
         fprintf(f, "//   setting %s = ", pkt_setting_name(st->setting));
-        if (st->setting == PKT_SET_CONGESTION) print_comment_text(f, st->text);
-        else fprintf(f, "%lld", (long long)st->value);
+        if (st->setting == PKT_SET_CONGESTION)
+            print_comment_text(f, st->text);
+        else
+            fprintf(f, "%lld", (long long)st->value);
         fputs(" (", f);
         print_comment_text(f, st->sysctl);
         fputc('=', f);
