@@ -21,8 +21,8 @@
 #include "pkt/pkt.h"
 
 static const struct pkt_define defines[] = {
-    {"MSS", "1460"}, {"OPTS", "mss MSS,nop,wscale 7"}, {"A", "A B"}, {"B", "A"},
-    {"FreeBSD", ""}, {"IN", "<"},
+    {"MSS", "1460"}, {"OPTS", "mss MSS,nop,wscale 7"}, {"A", "A B"}, {"B", "A"}, {"FreeBSD", ""},
+    {"IN", "<"},
 };
 
 static char *print(const struct pkt_script *s, size_t *len)
@@ -73,7 +73,7 @@ static void check_packet(const struct pkt_packet *p)
     }
     /* Sent exactly as written (padding aside), a packet matches itself. */
     static const struct pkt_match_cfg cfgs[2] = {{PKT_MODE_STRICT, 1000, 4000},
-                                                  {PKT_MODE_PORTABLE, 0, 4000}};
+                                                 {PKT_MODE_PORTABLE, 0, 4000}};
     for (int i = 0; i < 2; i++) {
         struct pkt_map m;
         struct pkt_match match;

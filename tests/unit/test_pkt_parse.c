@@ -352,6 +352,21 @@ Test(pkt_parse, expression_evaluation)
     pkt_script_free(s);
 }
 
+Test(pkt_parse, buffer_size_queries)
+{
+    struct pkt_script *s = parse("0 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0\n"
+                                 "+0 getsockopt(4, SOL_SOCKET, SO_SNDBUF, [42000], [4]) = 0\n"
+                                 "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
+                                 "+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n"
+                                 "+0 getsockopt(3) = 0\n");
+    cr_assert(pkt_syscall_reads_buffer_size(call_of(s, 0)));
+    cr_assert(pkt_syscall_reads_buffer_size(call_of(s, 1)));
+    cr_assert_not(pkt_syscall_reads_buffer_size(call_of(s, 2)));
+    cr_assert_not(pkt_syscall_reads_buffer_size(call_of(s, 3)), "setting is compared");
+    cr_assert_not(pkt_syscall_reads_buffer_size(call_of(s, 4)));
+    pkt_script_free(s);
+}
+
 /* ---- shell commands and code ---- */
 
 Test(pkt_parse, untimed_commands_and_code_blocks)

@@ -103,3 +103,16 @@ int pkt_expr_int(const struct pkt_expr *e, int64_t *out, char *err, size_t errle
         return -1;
     }
 }
+
+/* True when `e` is the symbol `name`. */
+static bool is_symbol(const struct pkt_expr *e, const char *name)
+{
+    return e->kind == PKT_EXPR_SYMBOL && !strcmp(e->name, name);
+}
+
+bool pkt_syscall_reads_buffer_size(const struct pkt_syscall *c)
+{
+    if (strcmp(c->name, "getsockopt") != 0 || c->nargs < 3) return false;
+    return is_symbol(c->args[1], "SOL_SOCKET") &&
+           (is_symbol(c->args[2], "SO_RCVBUF") || is_symbol(c->args[2], "SO_SNDBUF"));
+}

@@ -175,8 +175,7 @@ static int parse_directive(struct lexer *lx, const char *p, bool strict, struct 
 }
 
 /* Skips lines until the branch this skip started in ends: an #else or
- * #endif at the same nesting level. Leaves p at the start of the line after
- * it. */
+ * #endif at the same nesting level. Leaves p at the end of that line. */
 static int skip_branch(struct lexer *lx)
 {
     int nested = 0;

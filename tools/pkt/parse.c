@@ -136,7 +136,7 @@ static int tok_uint(struct parser *P, uint64_t max, uint64_t *out, const char *w
 
 static int tok_u32(struct parser *P, uint32_t *out, const char *what)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (tok_uint(P, UINT32_MAX, &v, what) < 0) return -1;
     *out = (uint32_t)v;
     return 0;
@@ -144,7 +144,7 @@ static int tok_u32(struct parser *P, uint32_t *out, const char *what)
 
 static int tok_u16(struct parser *P, uint16_t *out, const char *what)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (tok_uint(P, UINT16_MAX, &v, what) < 0) return -1;
     *out = (uint16_t)v;
     return 0;
@@ -280,7 +280,7 @@ static int parse_tcp_option(struct parser *P, struct pkt_opts *o)
         opt.kind = PKT_OPT_MSS;
         if (advance(P) < 0 || tok_u16(P, &opt.mss, "an MSS") < 0) return -1;
     } else if (is_word(P, "wscale")) {
-        uint64_t v;
+        uint64_t v = 0;
         opt.kind = PKT_OPT_WSCALE;
         if (advance(P) < 0 || tok_uint(P, UINT8_MAX, &v, "a window scale") < 0) return -1;
         opt.wscale = (uint8_t)v;
@@ -396,7 +396,7 @@ static int parse_items(struct parser *P, char close, bool fields, struct pkt_exp
     if (advance(P) < 0) return -1; /* the opening bracket */
     if (is_punct(P, close)) return advance(P);
     for (;;) {
-        struct pkt_expr *item;
+        struct pkt_expr *item = NULL;
         if (fields) {
             if (P->tok.kind != TOK_IDENT) return unexpected(P, "a field name");
             item = new_expr(P, PKT_EXPR_FIELD, P->tok.pos);
@@ -428,7 +428,7 @@ static int parse_primary(struct parser *P, struct pkt_expr **out)
     if (P->tok.kind == TOK_NUMBER || is_punct(P, '-')) {
         bool neg = is_punct(P, '-');
         if (neg && advance(P) < 0) return -1;
-        uint64_t v;
+        uint64_t v = 0;
         if (tok_uint(P, neg ? (uint64_t)INT64_MAX + 1 : UINT64_MAX, &v, "a number") < 0) return -1;
         if (!(e = new_expr(P, PKT_EXPR_INT, pos))) return -1;
         /* Two's complement: 0xffffffffffffffff stays all ones, -N is -N. */
@@ -463,14 +463,14 @@ static int parse_expr(struct parser *P, struct pkt_expr **out)
 {
     if (++P->depth > EXPR_DEPTH_MAX)
         return lex_error(&P->lx, P->tok.pos, "expression nested too deeply");
-    struct pkt_expr *e;
+    struct pkt_expr *e = NULL;
     if (parse_primary(P, &e) < 0) return -1;
     while (is_punct(P, '|')) {
-        struct pkt_expr * or = new_expr(P, PKT_EXPR_OR, P->tok.pos);
-        if (! or || advance(P) < 0) return -1;
-        or->left = e;
-        if (parse_primary(P, & or->right) < 0) return -1;
-        e = or ;
+        struct pkt_expr *node = new_expr(P, PKT_EXPR_OR, P->tok.pos);
+        if (!node || advance(P) < 0) return -1;
+        node->left = e;
+        if (parse_primary(P, &node->right) < 0) return -1;
+        e = node;
     }
     P->depth--;
     *out = e;

@@ -2,17 +2,19 @@
  * pkt.h: packetdrill scripts in parsed form, and the parser that makes them.
  *
  * A script is a list of option lines (`--tolerance_usecs=10000`) followed by
- * events (and perhaps an untimed shell command before and after them). Every event has a time spec,
- * a source position and one of four kinds: a TCP packet (`<` injected into the stack, `>` expected
- * from it), a system call with its argument expressions and expected result, a shell command in
- * backquotes (not executed: the sysctl settings that matter are extracted as data), or a `%{ }%`
- * code block (not executed).
+ * events, perhaps with an untimed shell command before and after them. Every
+ * event has a time spec, a source position and one of four kinds: a TCP
+ * packet (`<` injected into the stack, `>` expected from it), a system call
+ * with its argument expressions and expected result, a shell command in
+ * backquotes (not executed: the sysctl settings that matter are extracted as
+ * data), or a `%{ }%` code block (not executed).
  *
  * The language is packetdrill's, as its documentation and public scripts use
  * it, plus the FreeBSD fork's `#ifdef NAME` / `#ifndef` / `#else` / `#endif`
  * lines. `STANDARD` is predefined (the shared scripts' portable branch)
- * unless the caller asks otherwise; more names come from -D definitions, which are also macros: an
- * identifier that names a definition is replaced by the definition's text, re-lexed.
+ * unless the caller asks otherwise; more names come from -D definitions,
+ * which are also macros: an identifier that names a definition is replaced
+ * by the definition's text, re-lexed.
  *
  * Everything a script holds lives in one arena owned by the script:
  * pkt_script_free() releases it all. Numbers in packets are in *script
@@ -354,6 +356,10 @@ char *pkt_flags_format(char *buf, size_t cap, uint8_t flags);
  * know (TCP_NOOPT and TCP_KEEPINIT are FreeBSD's; the runner skips scripts
  * that need them). */
 int pkt_symbol_value(const char *name, int64_t *out);
+/* Whether `c` is getsockopt(fd, SOL_SOCKET, SO_RCVBUF or SO_SNDBUF, [v], ...):
+ * in portable mode the executor does not compare v (buffer sizes are each
+ * system's own choice; shared/packetdrill/README.md). */
+bool pkt_syscall_reads_buffer_size(const struct pkt_syscall *c);
 /* Evaluates INT, SYMBOL and OR expressions to a number. Returns 0, or -1 with
  * the unknown symbol or unsupported expression described in err. */
 int pkt_expr_int(const struct pkt_expr *e, int64_t *out, char *err, size_t errlen);
