@@ -28,8 +28,10 @@
  * reason: a script's ecr always names a script-space TS val.
  *
  * A later SYN-ACK with a fresh ISN on the same connection (a new handshake
- * from TIME-WAIT) is still compared against the first ISN, as packetdrill
- * does; scripts that expect one write `...(0)` for its seq.
+ * from TIME-WAIT) is still compared against the first ISN. The FreeBSD
+ * scripts assume exactly that: where they expect one, they write `...(0)`
+ * for its seq. An executor that wants a fresh mapping for a new connection
+ * calls pkt_map_init() for it.
  */
 #ifndef USTACK_TOOLS_PKT_MAP_H
 #define USTACK_TOOLS_PKT_MAP_H

@@ -2,8 +2,10 @@
  * match.h: does what the stack sent match the script's `>` line?
  *
  * Two modes. Strict is packetdrill's: every field the script gives is
- * compared exactly, options byte for byte in order (TS val only when the
- * script sets --tcp_ts_tick_usecs, as packetdrill). Portable is defined by
+ * compared exactly, options byte for byte in order, except TS val, which is
+ * compared only when the script sets packetdrill's --tcp_ts_tick_usecs (the
+ * stack's TS clock rate; without it a script cannot know what the stack's
+ * clock reads). Portable is defined by
  * shared/packetdrill/README.md, for scripts written for another system:
  *   - options compared as a set of kinds; nop/eol padding and order ignored;
  *     the MSS value compared; the wscale value and TS val/ecr not compared;
