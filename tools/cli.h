@@ -98,5 +98,6 @@ int cmd_connect(int argc, char **argv);
 int cmd_diagram(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_pkt(int argc, char **argv);
 
 #endif
