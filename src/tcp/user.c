@@ -65,7 +65,8 @@ ssize_t tcp_user_send(struct us_stack *s, struct tcb *t, const void *buf, size_t
             t->so_error = 0;
             return -e;
         }
-        return t->tf & TF_SYN_ACKED || t->state != US_TCP_CLOSED ? -EPIPE : -ENOTCONN;
+        /* Linux gives EPIPE even for a socket that never connected. */
+        return -EPIPE;
     }
     if (t->tf & TF_FIN_QUEUED) return -EPIPE;
     if (!len) return 0;
