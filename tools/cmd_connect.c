@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,7 +17,10 @@ static void help(void)
     printf("Usage: ustack connect HOST PORT --tap IFNAME --addr A.B.C.D/NN [options]\n\n"
            "Connects to HOST:PORT over ustack; stdin goes to the connection, the\n"
            "connection to stdout (like nc). Exits 0 when the peer closes.\n\n"
-           "  --timeout S   give up connecting after S seconds (the SYN retries decide)\n\n"
+           "  --timeout S   give up connecting after S seconds (the SYN retries decide)\n"
+           "  --keepalive IDLE[,INTVL[,CNT]]\n"
+           "                SO_KEEPALIVE with these seconds and count (off)\n"
+           "  --udp         UDP: each line of stdin is one datagram; replies are printed\n\n"
            LINK_OPTIONS_HELP);
 }
 
@@ -75,11 +79,54 @@ static const char *describe(int err)
     }
 }
 
+/* UDP: each stdin line is a datagram (without its newline); each reply is
+ * printed on a line. A port unreachable answer ends it with exit 1. */
+static int run_udp(struct session *ss, uint32_t host, uint16_t port, const char *name)
+{
+    struct us_stack *s = ss->s;
+    int fd = us_socket(s, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(host)};
+    if (us_connect(s, fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        fprintf(stderr, "ustack connect: %s:%u: %s\n", name, port, describe(errno));
+        return 1;
+    }
+    struct timeval tv = {.tv_sec = 2};
+    us_setsockopt(s, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char line[65536];
+    int rc = 0;
+    while (fgets(line, sizeof(line), stdin)) {
+        size_t n = strcspn(line, "\n");
+        if (us_send(s, fd, line, n, 0) < 0) {
+            fprintf(stderr, "ustack connect: %s:%u: %s\n", name, port, describe(errno));
+            rc = 1;
+            break;
+        }
+        char reply[65536];
+        ssize_t r = us_recv(s, fd, reply, sizeof(reply), 0);
+        if (r < 0) {
+            fprintf(stderr, "ustack connect: %s:%u: %s\n", name, port,
+                    errno == EAGAIN ? "no reply within 2 s" : describe(errno));
+            rc = 1;
+            break;
+        }
+        fwrite(reply, 1, (size_t)r, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    us_close(s, fd);
+    return rc;
+}
+
 int cmd_connect(int argc, char **argv)
 {
     static const struct option own[] = {{"help", no_argument, 0, 'h'},
                                         {"timeout", required_argument, 0, 't'},
+                                        {"keepalive", required_argument, 0, 'k'},
+                                        {"udp", no_argument, 0, 'U'},
                                         {0, 0, 0, 0}};
+    unsigned keep[3] = {0, 0, 0};
+    bool udp = false;
     const struct option *opts = options_with_link(own);
     struct link_opts lo;
     link_opts_init(&lo);
@@ -94,6 +141,17 @@ int cmd_connect(int argc, char **argv)
         if (c == 't') {
             if (parse_uint(optarg, 86400, &timeout) < 0)
                 usage_error("bad --timeout '%s': expected seconds", optarg);
+            continue;
+        }
+        if (c == 'U') {
+            udp = true;
+            continue;
+        }
+        if (c == 'k') {
+            int n = sscanf(optarg, "%u,%u,%u", &keep[0], &keep[1], &keep[2]);
+            if (n < 1 || !keep[0] || keep[0] > 32767 || (n > 1 && (!keep[1] || keep[1] > 32767)) ||
+                (n > 2 && (!keep[2] || keep[2] > 127)))
+                usage_error("bad --keepalive '%s': expected IDLE[,INTVL[,CNT]] in seconds", optarg);
             continue;
         }
         if (c == '?') usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -111,7 +169,26 @@ int cmd_connect(int argc, char **argv)
     struct session ss;
     session_open(&ss, &lo, "connect");
     struct us_stack *s = ss.s;
+    if (udp) {
+        int rc = run_udp(&ss, host, (uint16_t)port, argv[optind]);
+        session_close(&ss);
+        return rc;
+    }
     int fd = us_socket(s, AF_INET, SOCK_STREAM, 0);
+    if (keep[0]) {
+        int one = 1, v;
+        us_setsockopt(s, fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        v = (int)keep[0];
+        us_setsockopt(s, fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+        if (keep[1]) {
+            v = (int)keep[1];
+            us_setsockopt(s, fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+        }
+        if (keep[2]) {
+            v = (int)keep[2];
+            us_setsockopt(s, fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+        }
+    }
     if (timeout) {
         struct timeval tv = {.tv_sec = (time_t)timeout};
         us_setsockopt(s, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

@@ -39,13 +39,13 @@ uint32_t tcp_unsent(const struct tcb *t)
  * min(buffer/2, MSS), and it never moves left (no shrinking, §3.8.6.2.1). */
 uint32_t tcp_rcv_window(struct us_stack *s, struct tcb *t)
 {
-    bool rounded;
-    return tcp_rcv_window_ex(s, t, &rounded);
+    bool shrunk;
+    return tcp_rcv_window_ex(s, t, &shrunk);
 }
 
-uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *rounded_up)
+uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *shrunk)
 {
-    *rounded_up = false;
+    *shrunk = false;
     uint32_t unread = t->rcvq ? t->rcvq->len : 0;
     uint32_t space = t->set.rcvbuf > unread ? t->set.rcvbuf - unread : 0;
     uint32_t unit = 1u << t->rcv_wscale;
@@ -60,16 +60,18 @@ uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *rounded_up)
     uint32_t step = min_u32(t->set.rcvbuf / 2, t->our_mss ? t->our_mss : 536);
     uint32_t wnd = (space >= cur + step || space == t->set.rcvbuf) ? space : cur;
     /* The scaled field loses the low bits. Rounding down could move the
-     * right edge left (RFC 9293 §3.8.6.2.1: SHOULD NOT shrink); rounding
-     * up keeps it but, repeated, lets it creep -- so round up only within
-     * what the ring holds, which bounds the creep to one unit. */
+     * right edge left (RFC 9293 §3.8.6.2.1: SHOULD NOT shrink), and a peer
+     * that sent into the old edge would then see its segments -- and the
+     * ACKs riding on them -- refused. So, as Linux does, round up: what
+     * the peer is shown is a promise and is honoured. Repeated, rounding up
+     * lets the edge creep; the ring's capacity bounds the creep (memory
+     * stays bounded), and only when the ring is truly full does the
+     * window shrink, by less than one unit. */
     uint32_t down = wnd & ~(unit - 1);
     if (down >= cur) return down;
     uint32_t up = (cur + unit - 1) & ~(unit - 1);
-    /* The rounded-up edge is shown, not promised: RCV.ADV stays where it
-     * was, so the next rounding starts from the true promise (no creep). */
-    *rounded_up = true;
     if (up <= hard) return up;
+    *shrunk = true;
     return hard & ~(unit - 1);
 }
 
@@ -149,10 +151,12 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
             if (n) t->st.sack_blocks_tx += n;
         }
         optlen = tcp_write_options(o, t->tf & TF_TS_OK, ts_val, t->ts_recent, blk, n);
-        bool rounded;
-        uint32_t w = tcp_rcv_window_ex(s, t, &rounded);
+        bool shrunk;
+        uint32_t w = tcp_rcv_window_ex(s, t, &shrunk);
         wnd = (uint16_t)min_u32(w >> t->rcv_wscale, TCP_MAX_WIN);
-        if ((flags & TH_ACK) && !rounded) {
+        /* RCV.ADV is the furthest edge ever shown: segments up to it stay
+         * acceptable even after a forced shrink. */
+        if (flags & TH_ACK) {
             seq_t edge = t->rcv_nxt + ((uint32_t)wnd << t->rcv_wscale);
             if (seq_gt(edge, t->rcv_adv) || !(t->tf & TF_SYN_ACKED)) t->rcv_adv = edge;
         }

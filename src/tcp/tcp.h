@@ -404,9 +404,8 @@ int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
                  const uint8_t *opts, size_t optlen);
 /* The window to advertise now (bytes, unscaled), never shrinking the right edge. */
 uint32_t tcp_rcv_window(struct us_stack *s, struct tcb *t);
-/* The same; *rounded_up says the window only shows the old promise rounded
- * up to the scale unit (it must not become a new promise). */
-uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *rounded_up);
+/* The same; *shrunk says the ring is full and the window had to shrink. */
+uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *shrunk);
 /* Bytes of the send queue not yet sent. */
 uint32_t tcp_unsent(const struct tcb *t);
 /* Sequence number of the first byte in the send queue. */

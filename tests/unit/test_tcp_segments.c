@@ -350,12 +350,13 @@ Test(segments, time_wait_ignores_rst_reacks_fin_and_accepts_newer_syn)
     us_close(t->s, l);
 }
 
-Test(segments, scaled_window_closes_under_dribbling_without_creeping)
+Test(segments, scaled_window_closes_under_dribbling_with_bounded_creep)
 {
     /* Regression: rounding the scaled window up (to keep the right edge
-     * from moving left) let the edge creep by up to 127 bytes per segment,
-     * so a peer sending one byte at a time was never told the buffer is
-     * full -- and we overran our own ring. */
+     * from moving left) lets the edge creep by up to 127 bytes per segment.
+     * Unbounded, a peer sending a few bytes at a time was never told the
+     * buffer is full and we overran our own ring; the ring's capacity now
+     * bounds the creep: the window closes and nothing inside it is lost. */
     uint32_t isn;
     int fd = solo_accept_conn(t, PORT, 1000, &linux_syn, &isn);
     int small = 4096;
@@ -380,9 +381,48 @@ Test(segments, scaled_window_closes_under_dribbling_without_creeping)
         seq += n;
     }
     cr_assert(closed, "the window never closed");
-    cr_assert(max_edge - first_edge < 2 * 128, "the right edge crept by %u bytes",
+    cr_assert(max_edge - first_edge <= 65536, "the right edge crept by %u bytes",
               max_edge - first_edge);
     cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_rcvbuf), 0,
                  "data inside the advertised window must fit the ring");
+    us_close(t->s, fd);
+}
+
+Test(segments, data_sent_into_the_shown_window_is_taken_and_later_acks_count)
+{
+    /* Regression (found against the Linux kernel): we showed a rounded-up
+     * scaled window, the kernel sent into it, we refused those bytes as
+     * beyond our (quietly smaller) window -- and then every kernel ACK,
+     * carrying a sequence number past our edge, failed the acceptability
+     * test and was never processed. What the peer is shown is honoured. */
+    uint32_t isn;
+    int fd = solo_accept_conn(t, PORT, 1000, &linux_syn, &isn);
+    int small = 4096;
+    us_setsockopt(t->s, fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    static uint8_t chunk[1000];
+    struct tseg o;
+    uint32_t seq = 1001, edge = 0;
+    for (int i = 0; i < 200; i++) {
+        struct tseg d = {.flags = TH_ACK, .seq = seq, .ack = isn + 1, .wnd = 1000, .ts_on = true,
+                         .ts_val = 2000 + (uint32_t)i, .data = chunk, .len = sizeof(chunk)};
+        if (edge && seq_gt(seq + sizeof(chunk), edge)) d.len = edge - seq; /* exactly to the edge */
+        if (!d.len) break;
+        seg_in(t, PORT, &d);
+        seq += d.len;
+        solo_advance(t, us_stack_now(t->s) + US_MSEC(50));
+        while (seg_out(t, &o)) edge = o.ack + ((uint32_t)o.wnd << 7);
+    }
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_rcvbuf), 0, "data inside the shown window fits");
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_unacceptable), 0, "nothing sent into it refused");
+    /* We send; the peer acknowledges with its SEG.SEQ at our window's edge. */
+    cr_assert_eq(us_send(t->s, fd, "reply", 5, MSG_DONTWAIT), 5);
+    while (seg_out(t, &o)) {
+    }
+    struct tseg a = {.flags = TH_ACK, .seq = seq, .ack = isn + 1 + 5, .wnd = 1000, .ts_on = true,
+                     .ts_val = 5000};
+    seg_in(t, PORT, &a);
+    int unacked = -1;
+    cr_assert_eq(us_ioctl(t->s, fd, SIOCOUTQ, &unacked), 0);
+    cr_assert_eq(unacked, 0, "the peer's ACK was processed");
     us_close(t->s, fd);
 }
