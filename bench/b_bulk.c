@@ -39,6 +39,23 @@ static uint64_t pump(struct us_stack *a, int c, struct us_stack *b, int s)
     return got;
 }
 
+double upair_bulk(struct upair *p, int c, int s, unsigned ms)
+{
+    uint64_t warm = mono_ns() + 100000000u;
+    while (mono_ns() < warm) {
+        pump(p->a, c, p->b, s);
+        upair_step(p);
+    }
+    uint64_t bytes = 0, t0 = mono_ns(), end = t0 + (uint64_t)ms * 1000000u, t;
+    do {
+        for (int i = 0; i < 8; i++) {
+            bytes += pump(p->a, c, p->b, s);
+            upair_step(p);
+        }
+    } while ((t = mono_ns()) < end);
+    return (double)bytes * 8 / (double)(t - t0);
+}
+
 /* Gbit/s over `ms` of real time after a short warm-up; `loss` in percent
  * on both directions. `rtos` receives the RTO count. */
 static double wire1(unsigned mtu, unsigned ms, double loss, uint64_t *rtos)
@@ -54,21 +71,10 @@ static double wire1(unsigned mtu, unsigned ms, double loss, uint64_t *rtos)
         us_wire_set_faults(p->w, p->pa, &f);
         us_wire_set_faults(p->w, p->pb, &f);
     }
-    uint64_t warm = mono_ns() + 100000000u;
-    while (mono_ns() < warm) {
-        pump(p->a, c, p->b, s);
-        upair_step(p);
-    }
-    uint64_t bytes = 0, t0 = mono_ns(), end = t0 + (uint64_t)ms * 1000000u, t;
-    do {
-        for (int i = 0; i < 8; i++) {
-            bytes += pump(p->a, c, p->b, s);
-            upair_step(p);
-        }
-    } while ((t = mono_ns()) < end);
+    double g = upair_bulk(p, c, s, ms);
     if (rtos) *rtos = us_stack_counter(p->a, US_C_tcp_rto_expired);
     upair_free(p);
-    return (double)bytes * 8 / (double)(t - t0);
+    return g;
 }
 
 /* ---- two threads over the ring link ---- */

@@ -36,15 +36,8 @@ static bool recv_full(struct upair *p, struct us_stack *s, int fd, uint8_t *buf,
     return true;
 }
 
-/* Microseconds per round trip over `ms`. */
-static double ustack_rr(size_t size, unsigned ms)
+double upair_rr(struct upair *p, int c, int s, size_t size, unsigned ms)
 {
-    struct upair *p = upair_new(1500, 0, 0);
-    int c, s;
-    if (!p || upair_connect(p, 5002, &c, &s) < 0) {
-        upair_free(p);
-        return -1;
-    }
     int one = 1;
     us_setsockopt(p->a, c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     us_setsockopt(p->b, s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -64,8 +57,21 @@ static double ustack_rr(size_t size, unsigned ms)
     } while ((t = mono_ns()) < end);
 out:
     t = mono_ns();
-    upair_free(p);
     return n ? (double)(t - t0) / 1000.0 / (double)n : -1;
+}
+
+/* Microseconds per round trip over `ms`, on a fresh pair. */
+static double ustack_rr(size_t size, unsigned ms)
+{
+    struct upair *p = upair_new(1500, 0, 0);
+    int c, s;
+    if (!p || upair_connect(p, 5002, &c, &s) < 0) {
+        upair_free(p);
+        return -1;
+    }
+    double v = upair_rr(p, c, s, size, ms);
+    upair_free(p);
+    return v;
 }
 
 struct krr_arg {

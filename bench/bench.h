@@ -48,8 +48,8 @@ double series_median(const struct bench_series *s);
 double series_min(const struct bench_series *s);
 double series_max(const struct bench_series *s);
 
-/* Each benchmark: fills entries; returns 0, or -1 when it could not run at
- * all (the reason is printed). */
+/* Each benchmark fills entries; returns 0, 1 when skipped (no root, no
+ * valgrind: the reason is printed), -1 when it failed. */
 int bench_bulk(const struct bench_ctx *bc);
 int bench_rr(const struct bench_ctx *bc);
 int bench_crr(const struct bench_ctx *bc);
@@ -108,6 +108,11 @@ void upair_free(struct upair *p);
 void upair_step(struct upair *p);
 /* A connected pair of non-blocking sockets on port `port`: 0 or -1. */
 int upair_connect(struct upair *p, uint16_t port, int *cfd, int *sfd);
+
+/* Bulk from the client's `c` to the server's `s` for `ms`: Gbit/s. */
+double upair_bulk(struct upair *p, int c, int s, unsigned ms);
+/* `size`-byte round trips on c/s for `ms`: microseconds per round trip. */
+double upair_rr(struct upair *p, int c, int s, size_t size, unsigned ms);
 
 /* ---- output ---- */
 /* "abcdef1" (the commit of the tree), or "unknown". */
