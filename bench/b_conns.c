@@ -26,10 +26,10 @@
 #include "tcp/tcp.h"
 #include "ustack/socket.h"
 
-#define PER_PORT 60000u     /* connections per server port (ephemeral ports 1024..65535) */
+#define PER_PORT   60000u /* connections per server port (ephemeral ports 1024..65535) */
 #define FIRST_PORT 6000
-#define MAX_PORTS 20
-#define BATCH 2000u
+#define MAX_PORTS  20
+#define BATCH      2000u
 
 struct idle_set {
     struct upair *p;
@@ -67,7 +67,8 @@ static int idle_grow(struct idle_set *is, unsigned total)
         unsigned n = total - is->made;
         if (n > BATCH) n = BATCH;
         if (n > PER_PORT * (port + 1) - is->made) n = PER_PORT * (port + 1) - is->made;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(FIRST_PORT + port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(FIRST_PORT + port),
                                 .sin_addr.s_addr = htonl(0x0a000002u)};
         for (unsigned i = 0; i < n; i++) {
             int c = us_socket(p->a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -80,7 +81,8 @@ static int idle_grow(struct idle_set *is, unsigned total)
         unsigned got = 0;
         for (int spins = 0; got < n && spins < 1000; spins++) {
             upair_step(p);
-            while (got < n && us_accept4(p->b, is->lfd[port], NULL, NULL, SOCK_NONBLOCK) >= 0) got++;
+            while (got < n && us_accept4(p->b, is->lfd[port], NULL, NULL, SOCK_NONBLOCK) >= 0)
+                got++;
         }
         if (got < n) {
             fprintf(stderr, "   only %u of %u connections accepted\n", got, n);
@@ -119,8 +121,8 @@ static int kconns_fn(void *arg, double *out, int nout)
 {
     unsigned n = ((struct kconns_arg *)arg)->n;
     int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5204),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(5204), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4096) < 0) return 0;
     int *fds = calloc(2 * (size_t)n, sizeof(int));
     double before = slab_bytes();

@@ -30,7 +30,7 @@ struct profile {
     double total, copy, csum;
     struct fn_cost top[TOP_N];
     unsigned n_top;
-    double count;          /* what the probe did: segments, round trips, ... */
+    double count; /* what the probe did: segments, round trips, ... */
 };
 
 static bool is_copy(const char *fn)
@@ -38,7 +38,10 @@ static bool is_copy(const char *fn)
     return strstr(fn, "memcpy") || strstr(fn, "memmove");
 }
 
-static bool is_csum(const char *fn) { return !strncmp(fn, "csum", 4); }
+static bool is_csum(const char *fn)
+{
+    return !strncmp(fn, "csum", 4);
+}
 
 /* Parses one callgrind_annotate line "  1,234 (12.3%)  file:function [obj]". */
 static bool parse_line(const char *line, double *ir, char *fn, size_t fncap)
@@ -118,8 +121,8 @@ static int run_probe(const struct bench_ctx *bc, const char *kind, unsigned coun
     return pr->total > 0 ? 0 : -1;
 }
 
-static void report(struct bench_entry *e, const struct profile *pr, const char *what, bool engine_only,
-                   double target)
+static void report(struct bench_entry *e, const struct profile *pr, const char *what,
+                   bool engine_only, double target)
 {
     double per = (engine_only ? pr->total - pr->copy - pr->csum : pr->total) / pr->count;
     series_add(&e->us, per);
@@ -133,8 +136,9 @@ static void report(struct bench_entry *e, const struct profile *pr, const char *
     fprintf(stderr, "   %s: %.0f instructions per %s in all: copy %.0f, checksum %.0f, rest %.0f\n",
             e->name, pr->total / pr->count, what, pr->copy / pr->count, pr->csum / pr->count,
             eng / pr->count);
-    size_t off = (size_t)snprintf(e->note, sizeof(e->note), "all %.0f, copy %.0f, csum %.0f; top:",
-                                  pr->total / pr->count, pr->copy / pr->count, pr->csum / pr->count);
+    size_t off = (size_t)snprintf(e->note, sizeof(e->note),
+                                  "all %.0f, copy %.0f, csum %.0f; top:", pr->total / pr->count,
+                                  pr->copy / pr->count, pr->csum / pr->count);
     for (unsigned i = 0; i < pr->n_top; i++) {
         fprintf(stderr, "      %8.1f  %5.1f%%  %s\n", pr->top[i].ir / pr->count,
                 100.0 * pr->top[i].ir / eng, pr->top[i].name);
@@ -162,7 +166,8 @@ int bench_instructions(const struct bench_ctx *bc)
     return 1;
 #endif
 #endif
-    unsigned segs = bc->quick ? 200 : 4000, rts = bc->quick ? 100 : 2000, lcs = bc->quick ? 50 : 1000;
+    unsigned segs = bc->quick ? 200 : 4000, rts = bc->quick ? 100 : 2000,
+             lcs = bc->quick ? 50 : 1000;
     struct profile pr;
     struct {
         const char *name, *kind, *key, *what;

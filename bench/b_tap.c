@@ -35,8 +35,8 @@
 #include "ustack/socket.h"
 #include "ustack/tap.h"
 
-#define K_IP "10.9.0.1"
-#define U_IP 0x0a090002u
+#define K_IP     "10.9.0.1"
+#define U_IP     0x0a090002u
 #define TAP_NAME "ubt0"
 
 struct tap_arg {
@@ -186,8 +186,8 @@ static int tap_fn(void *arg, double *out, int nout)
     cfg.tcp.sndbuf = 1u << 20;
     cfg.tcp.rcvbuf = 4u << 20;
     struct us_stack *s = us_stack_new(&cfg);
-    struct us_iface_config ic = {.mac = {2, 0, 0, 0, 9, 2}, .addr = U_IP, .prefix_len = 24,
-                                 .mtu = ta->mtu};
+    struct us_iface_config ic = {
+        .mac = {2, 0, 0, 0, 9, 2}, .addr = U_IP, .prefix_len = 24, .mtu = ta->mtu};
     int iface = us_stack_add_iface(s, link, &ic);
     struct us_loop *loop = us_loop_new(s, link, iface, NULL, NULL, 1);
     us_stack_start(s, us_loop_now(loop));
@@ -285,8 +285,7 @@ static int veth_fn(void *arg, double *out, int nout)
         if (unshare(CLONE_NEWNET) < 0) _exit(1);
         char ok;
         if (write(done[1], "n", 1) != 1 || read(go[0], &ok, 1) != 1) _exit(1);
-        sh("ip link set lo up; ip addr add 10.8.0.2/24 dev vb; ip link set vb mtu %u up",
-           va->mtu);
+        sh("ip link set lo up; ip addr add 10.8.0.2/24 dev vb; ip link set vb mtu %u up", va->mtu);
         netif_offloads("vb", va->offloads);
         pin_cpu(1);
         struct kthread k = {.port = 5401};

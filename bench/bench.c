@@ -90,7 +90,10 @@ uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-us_time_t mono_us(void) { return mono_ns() / 1000u; }
+us_time_t mono_us(void)
+{
+    return mono_ns() / 1000u;
+}
 
 int pin_cpu(int cpu)
 {
@@ -260,8 +263,8 @@ static int write_json(const char *path, const struct bench_ctx *bc, double secon
     json_str(f, bench_commit());
     fprintf(f, ",\n  \"machine\": ");
     json_str(f, m);
-    fprintf(f, ",\n  \"quick\": %s,\n  \"runs\": %u,\n  \"seconds\": %.1f,\n", bc->quick ? "true" : "false",
-            bc->runs, seconds);
+    fprintf(f, ",\n  \"quick\": %s,\n  \"runs\": %u,\n  \"seconds\": %.1f,\n",
+            bc->quick ? "true" : "false", bc->runs, seconds);
     fprintf(f, "  \"benchmarks\": [\n");
     for (unsigned i = 0; i < n_entries; i++) {
         const struct bench_entry *e = &entries[i];
@@ -327,9 +330,15 @@ int cmd_bench(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hqj:r:", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(); return 0;
-        case 'q': bc.quick = true; break;
-        case 'j': json = optarg; break;
+        case 'h':
+            help();
+            return 0;
+        case 'q':
+            bc.quick = true;
+            break;
+        case 'j':
+            json = optarg;
+            break;
         case 'r': {
             unsigned long long n;
             if (parse_uint(optarg, BENCH_MAX_RUNS, &n) || n == 0)
@@ -337,7 +346,8 @@ int cmd_bench(int argc, char **argv)
             bc.runs = (unsigned)n;
             break;
         }
-        default: usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        default:
+            usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (bc.quick) bc.runs = 1;
@@ -371,7 +381,8 @@ int cmd_bench(int argc, char **argv)
     double secs = (double)(mono_ns() - t0) / 1e9;
     print_table(stdout);
     printf("\n%.1f s in all\n", secs);
-    if (json && write_json(json, &bc, secs) != 0) fail("cannot write %s: %s", json, strerror(errno));
+    if (json && write_json(json, &bc, secs) != 0)
+        fail("cannot write %s: %s", json, strerror(errno));
     if (failed) return 1;
     /* Everything asked for was skipped (no root, no valgrind): say so the
      * way CTest understands. */

@@ -25,20 +25,20 @@ struct bench_series {
 };
 
 struct bench_entry {
-    char name[64];            /* "bulk/wire1/mtu1500" */
-    char unit[24];            /* of both sides: "Gbit/s", "us/RT", "bytes", ... */
-    bool higher_better;       /* orients the ratio */
+    char name[64];      /* "bulk/wire1/mtu1500" */
+    char unit[24];      /* of both sides: "Gbit/s", "us/RT", "bytes", ... */
+    bool higher_better; /* orients the ratio */
     struct bench_series us, k;
-    char ref_name[24];        /* what `k` is: "kernel" unless a target or own reference */
+    char ref_name[24]; /* what `k` is: "kernel" unless a target or own reference */
     char note[320];
 };
 
 /* Options every benchmark sees. */
 struct bench_ctx {
-    bool quick;               /* a smoke run: one short run of each figure */
-    unsigned runs;            /* runs per figure (1 when quick) */
-    bool root;                /* namespaces and TAP devices are available */
-    const char *self;         /* path of the ustack binary (callgrind re-runs it) */
+    bool quick;       /* a smoke run: one short run of each figure */
+    unsigned runs;    /* runs per figure (1 when quick) */
+    bool root;        /* namespaces and TAP devices are available */
+    const char *self; /* path of the ustack binary (callgrind re-runs it) */
 };
 
 /* Adds an entry; the returned pointer stays valid until the program ends. */
@@ -97,8 +97,8 @@ double kernel_crr(unsigned ms);
 
 struct upair {
     struct us_wire *w;
-    struct us_stack *a, *b;   /* client 10.0.0.1, server 10.0.0.2 */
-    int pa, pb;               /* wire ports */
+    struct us_stack *a, *b; /* client 10.0.0.1, server 10.0.0.2 */
+    int pa, pb;             /* wire ports */
 };
 /* Two stacks on a wire at `mtu`; sndbuf/rcvbuf become the defaults of new
  * sockets (0 keeps the stack's). NULL on failure. */

@@ -140,8 +140,8 @@ static int listen_on(uint32_t addr, uint16_t port)
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(addr)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(addr)};
     if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1024) < 0) {
         close(l);
         return -1;
@@ -249,8 +249,8 @@ static void *echo_main(void *arg)
 
 double kernel_rr(size_t size, unsigned ms, bool pinned)
 {
-    struct echo_srv e = {.lfd = listen_on(INADDR_LOOPBACK, 5202), .cpu = pinned ? 0 : 1,
-                         .size = size};
+    struct echo_srv e = {
+        .lfd = listen_on(INADDR_LOOPBACK, 5202), .cpu = pinned ? 0 : 1, .size = size};
     if (e.lfd < 0) return -1;
     pthread_t th;
     pthread_create(&th, NULL, echo_main, &e);
@@ -304,8 +304,8 @@ double kernel_crr(unsigned ms)
     pthread_t th;
     pthread_create(&th, NULL, crr_main, &s);
     pin_cpu(0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5203),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(5203), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     uint64_t n = 0, t0 = mono_ns(), end = t0 + (uint64_t)ms * 1000000u;
     while (mono_ns() < end) {

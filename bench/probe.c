@@ -34,7 +34,7 @@
 #include "core/util.h"
 #include "ustack/socket.h"
 
-#define QMAX 4096
+#define QMAX   4096
 #define QFRAME (1514 + 64)
 
 struct qlink {
@@ -79,7 +79,8 @@ static void harness_init(struct harness *h)
         h->q[i].link.name = "q";
         h->q[i].f = malloc(sizeof(*h->q[i].f) * QMAX);
         struct us_iface_config ic = {.mac = {2, 0, 0, 0, 0, (uint8_t)(i + 1)},
-                                     .addr = 0x0a000001u + (uint32_t)i, .prefix_len = 24};
+                                     .addr = 0x0a000001u + (uint32_t)i,
+                                     .prefix_len = 24};
         h->iface[i] = us_stack_add_iface(h->s[i], &h->q[i].link, &ic);
     }
     h->now = 1000000;
@@ -91,7 +92,7 @@ static unsigned deliver(struct harness *h, int from, bool count)
 {
     struct qlink *q = &h->q[from];
     int to = 1 - from;
-    static uint8_t (*tmp)[QFRAME];
+    static uint8_t(*tmp)[QFRAME];
     static uint16_t tlen[QMAX];
     if (!tmp) tmp = malloc(sizeof(*tmp) * QMAX);
     /* Inputs may send frames back into the same queue: take them first. */
@@ -129,8 +130,8 @@ static int connect_pair(struct harness *h, uint16_t port, int *cfd, int *sfd, in
         *lfd = l;
     }
     int c = us_socket(a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(0x0a000002u)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x0a000002u)};
     us_connect(a, c, (struct sockaddr *)&sa, sizeof(sa));
     settle(h);
     int s = us_accept4(b, l, NULL, NULL, SOCK_NONBLOCK);
@@ -180,9 +181,8 @@ static int probe_bulk(const char *kind, unsigned count)
         settle(&h);
         rounds++;
     }
-    printf("segments %llu\ntx_segments %llu\nacks %llu\nrounds %llu\n",
-           (unsigned long long)segs, (unsigned long long)tx_segs, (unsigned long long)acks,
-           (unsigned long long)rounds);
+    printf("segments %llu\ntx_segments %llu\nacks %llu\nrounds %llu\n", (unsigned long long)segs,
+           (unsigned long long)tx_segs, (unsigned long long)acks, (unsigned long long)rounds);
     return 0;
 }
 

@@ -46,10 +46,10 @@ struct upair *upair_new(unsigned mtu, uint32_t sndbuf, uint32_t rcvbuf)
         upair_free(p);
         return NULL;
     }
-    struct us_iface_config ia = {.mac = {2, 0, 0, 0, 0, 1}, .addr = A_IP, .prefix_len = 24,
-                                 .mtu = mtu};
-    struct us_iface_config ib = {.mac = {2, 0, 0, 0, 0, 2}, .addr = B_IP, .prefix_len = 24,
-                                 .mtu = mtu};
+    struct us_iface_config ia = {
+        .mac = {2, 0, 0, 0, 0, 1}, .addr = A_IP, .prefix_len = 24, .mtu = mtu};
+    struct us_iface_config ib = {
+        .mac = {2, 0, 0, 0, 0, 2}, .addr = B_IP, .prefix_len = 24, .mtu = mtu};
     p->pa = us_wire_attach(p->w, p->a, &ia);
     p->pb = us_wire_attach(p->w, p->b, &ib);
     if (p->pa < 0 || p->pb < 0) {
@@ -80,11 +80,13 @@ int upair_connect(struct upair *p, uint16_t port, int *cfd, int *sfd)
 {
     int l = us_socket(p->b, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    if (l < 0 || us_bind(p->b, l, (struct sockaddr *)&a, sizeof(a)) < 0 || us_listen(p->b, l, 64) < 0)
+    if (l < 0 || us_bind(p->b, l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        us_listen(p->b, l, 64) < 0)
         return -1;
     int c = us_socket(p->a, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     a.sin_addr.s_addr = htonl(B_IP);
-    if (c < 0 || (us_connect(p->a, c, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS))
+    if (c < 0 ||
+        (us_connect(p->a, c, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS))
         return -1;
     int s = -1;
     for (int i = 0; i < 1000 && s < 0; i++) {

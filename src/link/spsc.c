@@ -22,16 +22,16 @@
 #include "core/util.h"
 #include "ustack/spsc.h"
 
-#define REC_HDR 8u
-#define WRAP UINT32_MAX
+#define REC_HDR   8u
+#define WRAP      UINT32_MAX
 #define FRAME_MAX (65535u + 14u)
 
 struct ring {
-    _Alignas(64) _Atomic uint64_t head;   /* consumer's position */
-    uint64_t tail_cache;                  /* consumer's copy of tail */
-    _Alignas(64) _Atomic uint64_t tail;   /* producer's position */
-    uint64_t head_cache;                  /* producer's copy of head */
-    unsigned long drops;                  /* written by the producer */
+    _Alignas(64) _Atomic uint64_t head; /* consumer's position */
+    uint64_t tail_cache;                /* consumer's copy of tail */
+    _Alignas(64) _Atomic uint64_t tail; /* producer's position */
+    uint64_t head_cache;                /* producer's copy of head */
+    unsigned long drops;                /* written by the producer */
     _Alignas(64) uint8_t *buf;
     uint64_t cap;
 };
@@ -43,11 +43,14 @@ struct end {
 };
 
 struct us_spsc {
-    struct ring r[2];    /* r[i]: frames toward end i */
+    struct ring r[2]; /* r[i]: frames toward end i */
     struct end e[2];
 };
 
-static uint64_t pad8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
+static uint64_t pad8(uint64_t n)
+{
+    return (n + 7u) & ~(uint64_t)7u;
+}
 
 static int ring_push(struct ring *r, const uint8_t *frame, size_t len)
 {
@@ -120,7 +123,10 @@ void us_spsc_free(struct us_spsc *q)
     free(q);
 }
 
-struct us_link *us_spsc_link(struct us_spsc *q, int end) { return &q->e[end & 1].link; }
+struct us_link *us_spsc_link(struct us_spsc *q, int end)
+{
+    return &q->e[end & 1].link;
+}
 
 unsigned us_spsc_poll(struct us_spsc *q, int end, struct us_stack *s, int iface, us_time_t now,
                       unsigned max)
