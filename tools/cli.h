@@ -92,6 +92,7 @@ int parse_mac(const char *s, uint8_t mac[6]);
 int parse_addr_prefix(const char *s, uint32_t *addr, unsigned *prefix);
 
 /* Subcommands. */
+int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);

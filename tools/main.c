@@ -13,6 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"bench", cmd_bench, "measure ustack against the kernel, side by side (docs/PERFORMANCE.md)"},
     {"demo", cmd_demo, "watch two stacks talk on the in-memory wire (no root needed)"},
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},

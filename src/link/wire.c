@@ -5,7 +5,8 @@
  * shaper; us_wire_step() advances the virtual clock to the next event and
  * delivers every frame due, then runs every stack's timers. The wire is the
  * driver of the stacks attached to it, so their blocking socket calls advance
- * virtual time.
+ * virtual time. Deliveries from a port without the corruption fault carry
+ * US_LINK_F_CSUM_TRUSTED (see deliver()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -215,7 +216,16 @@ static void deliver(struct us_wire *w, struct port *to, struct port *from, uint6
     struct us_wire_event ev = {.kind = US_WIRE_DELIVER, .frame_id = id, .from = from->idx,
                                .to = to->idx, .time = w->now, .frame = w->frame, .len = len};
     notify(w, &ev);
+    /* Frames cross memory only; the one thing that can damage them is the
+     * corruption fault of the port they left from. Without it the wire
+     * vouches for their checksums, so the receiver skips verifying them
+     * (the way a NIC's checksum offload does). The flag is decided per
+     * frame and held only during this delivery: a frame a test hands to
+     * the stack directly is still verified. */
+    bool trusted = us_shaper_faults(from->sh)->corrupt <= 0;
+    if (trusted) to->link.flags |= US_LINK_F_CSUM_TRUSTED;
     us_stack_input(to->stack, to->iface, w->frame, len, w->now);
+    to->link.flags &= ~US_LINK_F_CSUM_TRUSTED;
 }
 
 /* Delivers the earliest due frame, if any; false when none is due. */
