@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
+    {"scenario", cmd_scenario, "the scenario book: textbook TCP situations, played and checked"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
 };
