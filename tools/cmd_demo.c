@@ -82,9 +82,12 @@ static void converse(struct stage *sg, struct outcome *o)
     socklen_t len = sizeof(me);
     if (us_getsockname(sg->stack[CLIENT], c, (struct sockaddr *)&me, &len) == 0)
         o->client_port = ntohs(me.sin_port);
+    /* The client sends at once, as a client program does, without waiting
+     * for the server to accept: if the handshake's final ACK was lost, this
+     * segment completes the handshake on the server's side. */
+    if (!step_ok(sg, o, act_send(sg, CLIENT, c, "hello", 5), "the client's send()")) return;
     int s = act_accept(sg, SERVER, l);
     if (!step_ok(sg, o, s, "accept()")) return;
-    if (!step_ok(sg, o, act_send(sg, CLIENT, c, "hello", 5), "the client's send()")) return;
 
     char buf[16];
     ssize_t n = act_recv(sg, SERVER, s, buf, 5, MSG_WAITALL);
