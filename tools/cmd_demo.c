@@ -45,7 +45,8 @@ static void help(void)
            "  --pcap FILE    write the wire capture to FILE (demo.pcap)\n"
            "  --svg FILE     write the sequence diagram to FILE (demo.svg)\n"
            "  --no-color     no colours (default: colour on a terminal unless NO_COLOR is set)\n"
-           "\nA lossy run shows retransmissions: ustack demo --loss 50\n",
+           "\nA lossy wire shows retransmissions: ustack demo --loss 30 --seed 2 (each seed\n"
+           "loses different frames).\n",
            ECHO_PORT, DEFAULT_DELAY_MS);
 }
 
@@ -286,8 +287,8 @@ static void summary(struct stage *sg, const struct outcome *o, const struct us_f
             pcap, pcap);
     if (svg)
         fprintf(out, "  %-15s %-12s the sequence diagram: open it in a web browser\n", "", svg);
-    fprintf(out, "  %-15s ustack demo --loss 50 (retransmissions); ustack scenario list (%s)\n",
-            "next", "the scenario book");
+    fprintf(out, "  %-15s ustack demo --loss 30 --seed 2 (retransmissions); ustack scenario list\n",
+            "next");
 }
 
 enum {

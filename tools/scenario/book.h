@@ -26,6 +26,7 @@ struct scenario {
     void (*configure)(struct us_stack_config *cfg); /* settings; NULL: the defaults */
     uint16_t draw_port; /* the connection to draw: the first using this port; 0: the first */
     bool attacker;      /* a third stack on the wire */
+    us_time_t delay;    /* one-way delay of the wire (0: none), so crossing segments show */
 };
 
 /* The book, in order. */

@@ -149,6 +149,7 @@ const struct scenario sc_close_simultaneous = {
              "in FIN-WAIT-1, acknowledges it and moves to CLOSING; each ACK then takes its "
              "receiver to TIME-WAIT (RFC 9293 §3.6, figure 13). Both sides wait 2 MSL.",
     .play = play_close_simultaneous,
+    .delay = US_MSEC(5),
 };
 
 static void play_half_close(struct stage *sg)

@@ -139,6 +139,7 @@ const struct scenario sc_simultaneous_open = {
              "answers with a SYN,ACK; the ACKs of those complete one connection, not two "
              "(RFC 9293 §3.5, figure 8). Neither side ever listened.",
     .play = play_simultaneous_open,
+    .delay = US_MSEC(5),
 };
 
 static void play_refused(struct stage *sg)

@@ -31,7 +31,8 @@ static int play(const struct scenario *sc, uint64_t seed, const char *pcap, stru
                             .attacker = sc->attacker,
                             .draw_port = sc->draw_port,
                             .configure = sc->configure,
-                            .pcap_path = pcap};
+                            .pcap_path = pcap,
+                            .faults.delay = sc->delay};
     if (stage_open(sg, &so, err, errlen) < 0) return -1;
     sc->play(sg);
     stage_settle(sg);
