@@ -191,8 +191,8 @@ static void summary(struct stage *sg, const struct outcome *o, const struct us_f
                               syn >= 0 ? secs_str(est - sg->ev[syn].time, d, sizeof(d)) : "?",
                               syns > 1 ? ", its SYN sent more than once" : "");
         if (o->echoed)
-            n += (size_t)snprintf(what + n, sizeof(what) - n,
-                                  ", sent \"hello\" and read back \"%s\"", o->reply);
+            n += (size_t)snprintf(what + n, sizeof(what) - n, ", sent \"hello\", read back \"%s\"",
+                                  o->reply);
         int first = -1;
         for (size_t i = 0; i < sg->n_ev && first < 0; i++)
             if (sg->ev[i].kind == SEV_STATE && sg->ev[i].to == US_TCP_FIN_WAIT_1)
@@ -283,10 +283,12 @@ static void summary(struct stage *sg, const struct outcome *o, const struct us_f
     fprintf(out, ", seed %llu\n", (unsigned long long)seed);
     fprintf(out, "  %-15s %s of virtual time in %.1f ms of real time\n", "time",
             secs_str(stage_now(sg), buf, sizeof(buf)), real_ms);
-    fprintf(out, "  %-15s %-12s the capture: tcpdump -nr %s  (or open it in Wireshark)\n", "files",
-            pcap, pcap);
+    int fw = (int)strlen(pcap) + 2;
+    if (svg && (int)strlen(svg) + 2 > fw) fw = (int)strlen(svg) + 2;
+    fprintf(out, "  %-15s %-*sthe capture: tcpdump -nr %s  (or open it in Wireshark)\n", "files",
+            fw, pcap, pcap);
     if (svg)
-        fprintf(out, "  %-15s %-12s the sequence diagram: open it in a web browser\n", "", svg);
+        fprintf(out, "  %-15s %-*sthe sequence diagram: open it in a web browser\n", "", fw, svg);
     fprintf(out, "  %-15s ustack demo --loss 30 --seed 2 (retransmissions); ustack scenario list\n",
             "next");
 }

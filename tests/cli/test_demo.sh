@@ -8,6 +8,7 @@
 # Usage: bash test_demo.sh path/to/ustack
 set -u
 USTACK=$(realpath "${1:?usage: test_demo.sh path/to/ustack}")
+SRC=$(dirname "$(realpath "$0")")/../..
 TMP=$(mktemp -d /tmp/ustack-cli-demo-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -81,6 +82,20 @@ nseg=$(grep -c 'Flags \[' "$TMP/ours.txt")
 [ "$(grep -c '<g class="segment">' "$SVG")" -eq "$nseg" ] || die "demo.svg does not draw $nseg segments"
 svgflags=$(grep -o '<title>frame [0-9]*: [^<]*Flags \[[^]]*\]' "$SVG" | sed 's/.*Flags \[\(.*\)\]/\1/' | tr '\n' ' ')
 [ "$svgflags" = "$flags" ] || die "demo.svg's segments ($svgflags) differ from the trace's ($flags)"
+
+# --- what the README shows is what the demo does today ---
+if [ -f "$SRC/README.md" ]; then
+    sed -n '/^<!-- demo excerpt/,/^<!-- end of demo excerpt/p' "$SRC/README.md" |
+        grep -v '^<!--\|^```\|^\$ make demo$\|^\.\.\.$\|^$' >"$TMP/excerpt.txt"
+    [ "$(wc -l <"$TMP/excerpt.txt")" -ge 10 ] || die "README.md has no demo excerpt"
+    while IFS= read -r line; do
+        grep -qxF -- "$line" "$OUT" || die "README.md shows a line the demo no longer prints: $line"
+    done <"$TMP/excerpt.txt"
+fi
+if [ -f "$SRC/docs/demo.svg" ]; then
+    cmp -s "$SRC/docs/demo.svg" "$TMP/demo.svg" ||
+        die "docs/demo.svg is stale: run 'ustack demo --svg docs/demo.svg'"
+fi
 
 # --- the same seed gives the same run; files can be named ---
 "$USTACK" demo --pcap "$TMP/a.pcap" --svg "$TMP/a.svg" | grep -v 'of real time' >"$TMP/a.txt" || die "--pcap/--svg"
