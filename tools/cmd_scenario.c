@@ -63,7 +63,6 @@ static int scenario_run(int argc, char **argv)
     unsigned long long v;
     int c;
     opterr = 0;
-    optind = 1;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
@@ -102,15 +101,15 @@ static int scenario_run(int argc, char **argv)
     if (all && optind != argc) usage_error("--all takes no scenario name");
     if (all && (po.pcap || po.svg))
         usage_error("--pcap and --svg name one file: use them with one scenario");
-    if (!all && optind == argc)
-        usage_error("expected a scenario name (see 'ustack scenario list') or --all");
+    if (!all && optind == argc) usage_error("expected a scenario name or --all");
     if (!all && optind != argc - 1)
         usage_error("expected one scenario name, got %d", argc - optind);
 
     char err[512];
     if (!all) {
         const struct scenario *sc = book_find(argv[optind]);
-        if (!sc) usage_error("no scenario named '%s' (see 'ustack scenario list')", argv[optind]);
+        if (!sc)
+            usage_error("no scenario named '%s'; 'ustack scenario list' names them", argv[optind]);
         int rc = scenario_play(sc, &po, stdout, err, sizeof(err));
         fflush(stdout);
         if (rc < 0) fail("%s", err);

@@ -13,7 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"demo", cmd_demo, "watch two stacks talk on the in-memory wire (no root needed)"},
+    {"demo", cmd_demo, "a TCP conversation from SYN to TIME-WAIT on the in-memory wire (no root)"},
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
