@@ -249,33 +249,36 @@ static void summary(struct stage *sg, const struct outcome *o, const struct us_f
             fprintf(out, "\n");
     }
 
-    /* Counters that matter. */
+    /* Counters that matter: what every run has, then whatever trouble this
+     * run had (a row of zeros says nothing). */
     struct tally t[2];
     count(sg, t);
     fprintf(out, "\n  %-34s %8s %8s\n", "", "client", "server");
     static const struct {
         const char *label;
         size_t off;
+        bool always;
     } rows[] = {
-        {"TCP segments sent", offsetof(struct tally, segments)},
-        {"  retransmissions", offsetof(struct tally, retransmitted)},
-        {"  lost on the wire", offsetof(struct tally, lost)},
-        {"  duplicated by the wire", offsetof(struct tally, duplicated)},
-        {"  corrupted by the wire", offsetof(struct tally, corrupted)},
-        {"other frames (ARP)", offsetof(struct tally, other_frames)},
+        {"TCP segments sent", offsetof(struct tally, segments), true},
+        {"  retransmissions", offsetof(struct tally, retransmitted), true},
+        {"  lost on the wire", offsetof(struct tally, lost), true},
+        {"  duplicated by the wire", offsetof(struct tally, duplicated), false},
+        {"  corrupted by the wire", offsetof(struct tally, corrupted), false},
+        {"other frames (ARP)", offsetof(struct tally, other_frames), true},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         unsigned a = *(const unsigned *)((const char *)&t[0] + rows[i].off);
         unsigned z = *(const unsigned *)((const char *)&t[1] + rows[i].off);
-        fprintf(out, "  %-34s %8u %8u\n", rows[i].label, a, z);
+        if (rows[i].always || a || z) fprintf(out, "  %-34s %8u %8u\n", rows[i].label, a, z);
     }
     static const enum us_counter shown[] = {US_C_tcp_rto_expired, US_C_tcp_fast_retransmits,
                                             US_C_tcp_dup_segments, US_C_drop_tcp_bad_csum,
                                             US_C_tcp_delayed_acks};
     for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-        snprintf(buf, sizeof(buf), "%s", us_counter_name(shown[i]));
-        fprintf(out, "  %-34s %8llu %8llu\n", buf, (unsigned long long)ctr[0][shown[i]],
-                (unsigned long long)ctr[1][shown[i]]);
+        uint64_t a = ctr[0][shown[i]], z = ctr[1][shown[i]];
+        if (a || z)
+            fprintf(out, "  %-34s %8llu %8llu\n", us_counter_name(shown[i]), (unsigned long long)a,
+                    (unsigned long long)z);
     }
 
     fprintf(out, "\n  %-15s ", "the wire");
