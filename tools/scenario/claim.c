@@ -86,16 +86,14 @@ bool claim_errno(struct stage *sg, const char *call, long rc, int want)
     char what[200];
     snprintf(what, sizeof(what), "%s fails with %s", call, errno_name(want));
     if (rc >= 0) return claim(sg, false, what, "it returned %ld", rc);
-    return claim(sg, sg->err == want, what, "it failed with %s",
-                 errno_name(sg->err));
+    return claim(sg, sg->err == want, what, "it failed with %s", errno_name(sg->err));
 }
 
 bool claim_ok(struct stage *sg, const char *call, long rc)
 {
     char what[200];
     snprintf(what, sizeof(what), "%s succeeds", call);
-    return claim(sg, rc >= 0, what, "it failed with %s",
-                 errno_name(sg->err));
+    return claim(sg, rc >= 0, what, "it failed with %s", errno_name(sg->err));
 }
 
 bool claim_data(struct stage *sg, int who, const char *got, long n, const char *want)
