@@ -20,11 +20,11 @@ die() {
 # --- the list ---
 "$USTACK" scenario list >"$TMP/list.txt" || die "scenario list failed"
 n=$(wc -l <"$TMP/list.txt")
-[ "$n" -ge 21 ] || die "only $n scenarios"
+[ "$n" -ge 22 ] || die "only $n scenarios"
 for name in handshake byte-stream simultaneous-open refused connect-timeout close-client-first \
     close-server-first close-three-segments close-simultaneous half-close time-wait-rebind \
     time-wait-lost-ack loss-rto loss-fast-retransmit reordering zero-window keepalive \
-    cable-reboot syn-flood syn-flood-cookies backlog-full; do
+    cable-unplugged cable-reboot syn-flood syn-flood-cookies backlog-full; do
     grep -q "^$name " "$TMP/list.txt" || die "scenario $name is missing from the list"
 done
 

@@ -28,6 +28,7 @@ static const struct scenario *const book[] = {
     &sc_zero_window,
     /* Peers that vanish (book_failure.c) */
     &sc_keepalive,
+    &sc_cable_unplugged,
     &sc_cable_reboot,
     /* Listeners under pressure (book_listen.c) */
     &sc_syn_flood,
