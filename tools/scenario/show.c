@@ -100,19 +100,19 @@ static void build(const struct stage *sg, struct rows *rs, unsigned flags)
         }
         case SEV_FRAME: {
             if (!e->tcp && (flags & SHOW_TCP_ONLY)) {
-                /* Not shown, yet it separates what came before from what
-                 * follows: a call before it no longer returns "at once". */
+                /* Not shown, yet it came between the row before it and
+                 * what follows: nothing after it joins that row. */
                 if (last) last->sealed = true;
                 break;
             }
             struct row *r = row_new(rs, e->time, i);
             if (!r) break;
             r->text_ev = (long)i;
-            for (int a = 0; a < 2; a++)
-                if (carry[a] >= 0 && a == e->actor) {
-                    r->state_ev[a] = carry[a];
-                    carry[a] = -1;
-                }
+            int a = e->actor;
+            if ((a == CLIENT || a == SERVER) && carry[a] >= 0) {
+                r->state_ev[a] = carry[a]; /* the state it was sent in */
+                carry[a] = -1;
+            }
             break;
         }
         case SEV_RETURN:
