@@ -91,17 +91,26 @@ struct us_stack *us_stack_new(const struct us_stack_config *cfg)
     return s;
 }
 
-unsigned us_stack_teardown(struct us_stack *s)
+static unsigned teardown(struct us_stack *s)
 {
     unsigned leaked = stack_modules_destroy(s);
     arp_destroy(s);
     return leaked + s->pool.in_use;
 }
 
+unsigned us_stack_teardown(struct us_stack *s)
+{
+    /* An API call like the socket calls: the connections it drops are
+     * reported at the driver's time, not at the last frame's. */
+    stack_sync_time(s);
+    return teardown(s);
+}
+
 void us_stack_free(struct us_stack *s)
 {
     if (!s) return;
-    us_stack_teardown(s);
+    /* No time sync here: the driver (a wire) may already be gone. */
+    teardown(s);
     stack_modules_free(s);
     timer_cancel(&s->timers, &s->arp.timer);
     pbuf_pool_destroy(&s->pool);

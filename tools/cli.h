@@ -98,6 +98,7 @@ int cmd_echo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_diagram(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_scenario(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_pkt(int argc, char **argv);
 

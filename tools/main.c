@@ -14,11 +14,12 @@ struct command {
 
 static const struct command commands[] = {
     {"bench", cmd_bench, "measure ustack against the kernel, side by side (docs/PERFORMANCE.md)"},
-    {"demo", cmd_demo, "watch two stacks talk on the in-memory wire (no root needed)"},
+    {"demo", cmd_demo, "a TCP conversation from SYN to TIME-WAIT on the in-memory wire (no root)"},
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
     {"pkt", cmd_pkt, "parse packetdrill scripts (ustack pkt parse FILE.pkt...)"},
+    {"scenario", cmd_scenario, "the scenario book: textbook TCP situations, played and checked"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
 };

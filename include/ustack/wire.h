@@ -75,6 +75,11 @@ int us_wire_attach(struct us_wire *w, struct us_stack *s, const struct us_iface_
 /* Faults on frames leaving `port` (to every destination). */
 void us_wire_set_faults(struct us_wire *w, int port, const struct us_faults *f);
 struct us_faults *us_wire_faults(struct us_wire *w, int port);
+/* Puts a frame on the wire at `port` as if that port's stack had sent it:
+ * traffic no stack would send (a SYN flood from spoofed addresses, in the
+ * scenario book). It gets an id, is observed and meets the port's faults like
+ * any other frame. Returns 0, -EINVAL for a bad port or -EMSGSIZE. */
+int us_wire_inject(struct us_wire *w, int port, const uint8_t *frame, size_t len);
 /* The unplugged cable: while down, frames to and from the port are lost. */
 void us_wire_set_down(struct us_wire *w, int port, bool down);
 const struct us_wire_stats *us_wire_stats(const struct us_wire *w, int port);

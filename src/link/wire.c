@@ -148,6 +148,12 @@ struct us_faults *us_wire_faults(struct us_wire *w, int port)
     return us_shaper_faults(w->ports[port]->sh);
 }
 
+int us_wire_inject(struct us_wire *w, int port, const uint8_t *frame, size_t len)
+{
+    if (port < 0 || (unsigned)port >= w->n) return -EINVAL;
+    return port_send(&w->ports[port]->link, frame, len, w->now);
+}
+
 void us_wire_set_down(struct us_wire *w, int port, bool down)
 {
     if (port < 0 || (unsigned)port >= w->n) return;

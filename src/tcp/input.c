@@ -323,6 +323,13 @@ static void enter_recovery(struct us_stack *s, struct tcb *t)
     }
     /* The first loss goes at once, whatever the pipe says. */
     uint32_t len = min_u32(t->mss, t->snd_max - t->snd_una);
+    seq_t hs, he;
+    if ((t->tf & TF_SACK_OK) && t->sb && t->sb->n &&
+        sb_next_hole(t->sb, t->snd_una, t->snd_max, &hs, &he) && hs == t->snd_una)
+        /* RFC 6675 §4 NextSeg(): only the hole; the receiver holds what
+         * follows it (a lost 1000-byte segment must not come back as a
+         * full MSS carrying SACKed bytes). */
+        len = min_u32(len, he - hs);
     seq_t data_end = tcp_sndq_seq(t) + (t->sndq ? t->sndq->len : 0);
     if (seq_gt(t->snd_una + len, data_end)) len = data_end - t->snd_una;
     uint8_t flags = TH_ACK;

@@ -46,6 +46,7 @@ struct geometry {
     double *y_send;   /* per arrow: where it leaves the sender */
     double *y_arrive; /* per arrow: where it reaches the receiver */
     double *y_state;  /* per state */
+    double *x_shift;  /* per state: how far its box moves outward, past earlier ones */
     double bottom;
 };
 
@@ -149,7 +150,8 @@ static int make_geometry(const struct diagram *d, struct geometry *g, char (*lab
     g->y_send = calloc(d->n_arrows ? d->n_arrows : 1, sizeof(double));
     g->y_arrive = calloc(d->n_arrows ? d->n_arrows : 1, sizeof(double));
     g->y_state = calloc(d->n_states ? d->n_states : 1, sizeof(double));
-    if (!g->y || !g->y_send || !g->y_arrive || !g->y_state) return -ENOMEM;
+    g->x_shift = calloc(d->n_states ? d->n_states : 1, sizeof(double));
+    if (!g->y || !g->y_send || !g->y_arrive || !g->y_state || !g->x_shift) return -ENOMEM;
 
     size_t label_max = 0, lstate = 0, rstate = 0, tchars = 4;
     char t[32];
@@ -205,6 +207,22 @@ static int make_geometry(const struct diagram *d, struct geometry *g, char (*lab
         if (st->arrow >= 0)
             g->y_state[i] = st->at_head ? g->y_arrive[st->arrow] : g->y_send[st->arrow];
     }
+    /* States entered at one place and instant (CLOSE-WAIT as a FIN arrives,
+     * LAST-ACK as the FIN,ACK leaves at once) would share one box: each
+     * later one moves outward beside the earlier, in the order entered. */
+    double extra[2] = {0, 0};
+    for (size_t i = 0; i < d->n_states; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (d->states[j].side != d->states[i].side || fabs(g->y_state[j] - g->y_state[i]) >= 18)
+                continue;
+            double wj = (double)strlen(us_tcp_state_name(d->states[j].to)) * CHAR_W + 12;
+            if (g->x_shift[j] + wj + 6 > g->x_shift[i]) g->x_shift[i] = g->x_shift[j] + wj + 6;
+        }
+        if (g->x_shift[i] > extra[d->states[i].side]) extra[d->states[i].side] = g->x_shift[i];
+    }
+    g->xl += extra[DG_LEFT];
+    g->xr += extra[DG_LEFT];
+    g->width += extra[DG_LEFT] + extra[DG_RIGHT];
     g->height = g->bottom + 40 + (d->truncated ? 20 : 0);
     return 0;
 }
@@ -329,7 +347,7 @@ static void put_state(FILE *out, const struct diagram *d, struct geometry *g, si
     const char *name = us_tcp_state_name(st->to);
     double y = g->y_state[i], w = (double)strlen(name) * CHAR_W + 12;
     bool left = st->side == DG_LEFT;
-    double x = left ? g->xl - 8 - w : g->xr + 8;
+    double x = left ? g->xl - 8 - w - g->x_shift[i] : g->xr + 8 + g->x_shift[i];
     char t[32];
     fprintf(out, "<g class=\"state\">\n<title>");
     xml_text(out, d->side[st->side].name[0] ? d->side[st->side].name : left ? "left" : "right");
@@ -434,6 +452,7 @@ int diagram_render_svg(const struct diagram *d, FILE *out, unsigned flags)
     free(g.y_send);
     free(g.y_arrive);
     free(g.y_state);
+    free(g.x_shift);
     free(labels);
     free(notes);
     return rc;

@@ -1,0 +1,161 @@
+/*
+ * play.c: playing a scenario and reporting it: on the terminal (what it
+ * shows, the trace, the diagram, the claims) and as the book's Markdown.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "diagram/render.h"
+#include "scenario/book.h"
+#include "scenario/show.h"
+
+/* Claims every scenario makes about itself after it ends: the record is
+ * trustworthy only if the stacks kept to RFC 9293's diagram and gave back
+ * everything they took. */
+static void invariant_claims(struct stage *sg, const uint64_t bad[])
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < sg->n_actors; i++) total += bad[i];
+    claim(sg, total == 0, "every state change is an arrow of RFC 9293's state diagram",
+          "%llu transitions were not (tcp_bad_transitions)", (unsigned long long)total);
+    claim(sg, sg->leaked == 0, "nothing leaked: every buffer and control block went back",
+          "%u were still taken after teardown", sg->leaked);
+}
+
+/* Plays the scenario on a fresh stage; the caller closes it. `n_own` gets
+ * the number of the scenario's own claims (before the invariants). */
+static int play(const struct scenario *sc, uint64_t seed, const char *pcap, struct stage *sg,
+                size_t *n_own, char *err, size_t errlen)
+{
+    struct stage_opts so = {.seed = seed,
+                            .attacker = sc->attacker,
+                            .draw_port = sc->draw_port,
+                            .configure = sc->configure,
+                            .pcap_path = pcap,
+                            .faults.delay = sc->delay};
+    if (stage_open(sg, &so, err, errlen) < 0) return -1;
+    sc->play(sg);
+    stage_settle(sg);
+    uint64_t bad[STAGE_MAX_ACTORS] = {0};
+    for (unsigned i = 0; i < sg->n_actors; i++)
+        bad[i] = us_stack_counter(sg->stack[i], US_C_tcp_bad_transitions);
+    *n_own = sg->n_claims;
+    stage_finish(sg);
+    invariant_claims(sg, bad);
+    return 0;
+}
+
+static int write_svg(const struct diagram *d, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = diagram_render_svg(d, f, 0);
+    if (fclose(f) != 0 && rc == 0) rc = -EIO;
+    if (rc < 0) {
+        snprintf(err, errlen, "writing %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+int scenario_play(const struct scenario *sc, const struct play_opts *o, FILE *out, char *err,
+                  size_t errlen)
+{
+    struct stage sg;
+    size_t n_own;
+    if (play(sc, o->seed, o->pcap, &sg, &n_own, err, errlen) < 0) return -1;
+    const char *b = o->color ? "\033[1m" : "", *r = o->color ? "\033[0m" : "";
+    if (!o->quiet) {
+        fprintf(out, "%s== %s: %s ==%s\n", b, sc->name, sc->title, r);
+        show_wrap(out, sc->about, 0, 80);
+        fputc('\n', out);
+        show_trace(&sg, out, o->color ? SHOW_COLOR : 0);
+        if (o->ascii) {
+            fputc('\n', out);
+            if (sg.diagram)
+                diagram_render_ascii(sg.diagram, out, o->color ? DIAGRAM_COLOR : 0);
+            else
+                fprintf(out, "(no TCP connection to draw)\n");
+        }
+        fprintf(out, "\n%sClaims%s\n", b, r);
+        claims_print(&sg, out, o->color);
+    }
+    int rc = 0;
+    if (o->svg && sg.diagram && write_svg(sg.diagram, o->svg, err, errlen) < 0) rc = -1;
+    if (o->svg && !sg.diagram && rc == 0) {
+        snprintf(err, errlen, "%s: no TCP connection to draw in %s", sc->name, o->svg);
+        rc = -1;
+    }
+    const char *failed = claims_first_failed(&sg);
+    if (failed) {
+        fprintf(out, "%s: %sFAILED%s (%u of %zu claims): %s\n", sc->name,
+                o->color ? "\033[1;31m" : "", r, sg.failed, sg.n_claims, failed);
+        if (rc == 0) {
+            snprintf(err, errlen, "%s: claim failed: %s", sc->name, failed);
+            rc = 1;
+        }
+    } else {
+        fprintf(out, "%s: %sall %zu claims hold%s\n", sc->name, o->color ? "\033[32m" : "",
+                sg.n_claims, r);
+    }
+    stage_close(&sg);
+    return rc;
+}
+
+/* Markdown anchors: GitHub lower-cases and turns spaces into '-'. */
+static void doc_scenario(FILE *out, const struct scenario *sc, struct stage *sg, size_t n_own)
+{
+    fprintf(out, "## %s\n\n**%s.** %s\n\n", sc->name, sc->title, sc->about);
+    if (sg->diagram) {
+        fprintf(out, "```\n");
+        diagram_render_ascii(sg->diagram, out, 0);
+        fprintf(out, "```\n\n");
+    }
+    fprintf(out, "It checks:\n\n");
+    for (size_t i = 0; i < n_own; i++) fprintf(out, "- %s\n", sg->claims[i].what);
+    fprintf(out, "\nRun it: `ustack scenario run %s` (add `--svg %s.svg` for the picture).\n\n",
+            sc->name, sc->name);
+}
+
+int scenario_doc(FILE *out, char *err, size_t errlen)
+{
+    size_t n;
+    const struct scenario *const *book = book_scenarios(&n);
+    fprintf(out,
+            "# The scenario book\n\n"
+            "<!-- Generated by `ustack scenario doc > docs/scenarios.md`; do not edit by hand.\n"
+            "     A test checks this file matches what the tool generates. -->\n\n"
+            "Each scenario below is a textbook TCP situation played by two ustack stacks\n"
+            "(a client at 10.0.0.1, a server at 10.0.0.2) on the in-memory wire, under\n"
+            "virtual time: a two-hour keepalive or a one-minute TIME-WAIT takes\n"
+            "milliseconds. The diagram is drawn from the traffic that really crossed the\n"
+            "wire (sequence numbers relative to each side's ISN, times in seconds on each\n"
+            "side's lifeline), and every claim listed under it is checked against what\n"
+            "happened each time the scenario runs: `make test` runs them all.\n\n"
+            "```sh\n"
+            "ustack scenario list                  # the scenarios\n"
+            "ustack scenario run handshake         # the trace, the diagram, the claims\n"
+            "ustack scenario run handshake --svg handshake.svg --pcap handshake.pcap\n"
+            "ustack scenario run --all             # every scenario; non-zero if a claim fails\n"
+            "```\n\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "- [%s](#%s): %s\n", book[i]->name, book[i]->name, book[i]->title);
+    fprintf(out, "\n");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stage sg;
+        size_t n_own;
+        if (play(book[i], 1, NULL, &sg, &n_own, err, errlen) < 0) return 1;
+        const char *failed = claims_first_failed(&sg);
+        if (failed && rc == 0) {
+            snprintf(err, errlen, "%s: claim failed: %s", book[i]->name, failed);
+            rc = 1;
+        }
+        doc_scenario(out, book[i], &sg, n_own);
+        stage_close(&sg);
+    }
+    return rc;
+}
