@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
 
 const char *prog_cmd = "ustack";
 
@@ -270,11 +273,28 @@ void session_open(struct session *ss, const struct link_opts *o, const char *nam
     ss->loop = us_loop_new(ss->s, ss->tap, ss->iface, &o->faults, &o->faults, o->seed);
     if (!ss->loop) fail("out of memory creating the loop");
     session_catch_signals(ss);
+
+    /* The control socket for `ustack stat`. Asked for by path, it must
+     * work; the default place failing only costs the stat, so say so and
+     * carry on with the job. */
+    const char *sub = strncmp(prog_cmd, "ustack ", 7) == 0 ? prog_cmd + 7 : prog_cmd;
+    struct stat_origin origin = {.pid = (long)getpid(),
+                                 .command = sub,
+                                 .tap = o->tap,
+                                 .addr = o->addr,
+                                 .prefix = o->prefix,
+                                 .started = us_loop_now(ss->loop)};
+    ss->ctl = ctl_open(o->ctl, ss->loop, ss->s, &origin, err, sizeof(err));
+    if (!ss->ctl && o->ctl) fail("%s", err);
+    if (!ss->ctl)
+        fprintf(stderr, "%s: warning: %s; `ustack stat` will not reach this process\n", prog_cmd,
+                err);
     us_stack_start(ss->s, us_loop_now(ss->loop));
 }
 
 void session_close(struct session *ss)
 {
+    ctl_close(ss->ctl);
     if (ss->pcap) us_pcap_flush(ss->pcap);
     us_loop_free(ss->loop);
     us_stack_free(ss->s);

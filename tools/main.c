@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
+    {"stat", cmd_stat, "show a running ustack's sockets (like ss -tan) and counters"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
 };
 
