@@ -96,6 +96,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_diagram(int argc, char **argv);
+int cmd_http(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_trace(int argc, char **argv);

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
+    {"http", cmd_http, "a static-file HTTP/1.1 server on a TAP (GET, HEAD, keep-alive)"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
     {"stat", cmd_stat, "show a running ustack's sockets (like ss -tan) and counters"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
