@@ -26,6 +26,26 @@ void usage_error(const char *fmt, ...)
     exit(EXIT_USAGE);
 }
 
+void option_error(int c, char *const argv[])
+{
+    /* optind has moved past the offending word, unless it was a short
+     * option inside a group ("-xS"); optopt names a short one. */
+    const char *word = argv[optind - 1];
+    char name[64];
+    if (!strncmp(word, "--", 2))
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(word, "="), word);
+    else if (optopt > ' ' && optopt < 127)
+        snprintf(name, sizeof(name), "-%c", optopt);
+    else
+        snprintf(name, sizeof(name), "%s", word);
+    if (c == ':') usage_error("option '%s' needs a value", name);
+    if (strncmp(word, "--", 2) != 0) usage_error("unknown option '%s'", name);
+    /* getopt_long() does not say which of these it was. */
+    if (strchr(word, '='))
+        usage_error("unknown option '%s', or one that takes no value", name);
+    usage_error("unknown or ambiguous option '%s'", name);
+}
+
 void fail(const char *fmt, ...)
 {
     va_list ap;

@@ -9,27 +9,49 @@
 
 static void help(void)
 {
-    printf("Usage: ustack demo [--seed N] [--loss P] [--pcap FILE]\n\n"
+    printf("Usage: ustack demo [--seed N] [--loss P] [--dup P] [--reorder P] [--corrupt P]\n"
+           "                   [--delay MS] [--pcap FILE]\n\n"
            "Two stacks on the in-memory wire ping each other; every frame is printed\n"
-           "the way tcpdump would print it.\n");
+           "the way tcpdump would print it. No TAP, no root needed.\n\n"
+           "  --seed N       seed of the stacks and the wire's faults (default 1)\n"
+           "  --loss P  --dup P  --reorder P  --corrupt P\n"
+           "                 faults on the wire, in percent (default 0)\n"
+           "  --delay MS     one-way delay of the wire (default 0)\n"
+           "  --pcap FILE    also write every frame to FILE (default: none)\n");
+}
+
+/* The link options that mean something on the in-memory wire; --tap and
+ * the rest would be accepted and silently ignored, so they are refused. */
+static const struct option *demo_options(void)
+{
+    static const char *const wanted[] = {"seed",    "loss",  "dup", "reorder",
+                                         "corrupt", "delay", "pcap"};
+    static struct option opts[16];
+    size_t n = 0;
+    opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    for (const struct option *o = link_long_options; o->name; o++)
+        for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+            if (!strcmp(o->name, wanted[i])) opts[n++] = *o;
+    opts[n] = (struct option){0, 0, 0, 0};
+    return opts;
 }
 
 int cmd_demo(int argc, char **argv)
 {
-    static const struct option own[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const struct option *opts = options_with_link(own);
+    const struct option *opts = demo_options();
     struct link_opts lo;
     link_opts_init(&lo);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return 0;
         }
-        if (c == '?') usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        if (c == '?' || c == ':') option_error(c, argv);
         if (!link_opts_parse(&lo, c, optarg)) usage_error("unexpected option");
     }
+    if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
     struct us_wire *w = us_wire_new(lo.seed);
     struct us_stack_config cfg;
     us_stack_config_default(&cfg);

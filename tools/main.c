@@ -29,7 +29,9 @@ static void usage(FILE *out)
                  "ustack is a TCP/IP stack in user space. Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'ustack COMMAND --help' lists a command's options.\n");
+    fprintf(out, "\n'ustack COMMAND --help' lists a command's options and their defaults;\n"
+                 "'ustack --version' prints the version. Exit status: 0 success, 1 failure,\n"
+                 "2 bad usage. The manual: docs/ustack.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +42,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ustack %s\n", USTACK_VERSION);
         return 0;
     }
     static char cmdname[64];
