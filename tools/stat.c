@@ -24,9 +24,18 @@ struct collect {
     bool oom;
 };
 
+/* Copies src into dst[len], cutting a string too long between two UTF-8
+ * characters, never inside one (the JSON writer would turn the broken
+ * tail into U+FFFD and the name would change on every round trip). */
 static void copy_str(char *dst, size_t len, const char *src)
 {
-    snprintf(dst, len, "%s", src ? src : "");
+    size_t n = src ? strlen(src) : 0;
+    if (n >= len) {
+        n = len - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80) n--;
+    }
+    if (n) memcpy(dst, src, n);
+    dst[n] = 0;
 }
 
 static void collect_one(void *ctx, const struct us_sock_info *i)
@@ -291,8 +300,7 @@ int stat_read_json(struct stat_snapshot *snap, const char *text, size_t len, cha
         goto fail;
     }
     snap->version = (unsigned)version;
-    const struct json_value *pid = json_get(doc, "pid");
-    snap->pid = pid && pid->type == JSON_NUMBER ? (long)pid->number : 0;
+    snap->pid = (long)get_u(doc, "pid", INT32_MAX);
     copy_str(snap->command, sizeof(snap->command), json_get_string(doc, "command"));
     copy_str(snap->tap, sizeof(snap->tap), json_get_string(doc, "tap"));
     const char *addr = json_get_string(doc, "address");

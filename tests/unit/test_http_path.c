@@ -16,7 +16,10 @@
 static char out[HTTP_MAX_TARGET + 1];
 static bool dir;
 
-static int san(const char *target) { return http_sanitize_path(target, out, sizeof(out), &dir); }
+static int san(const char *target)
+{
+    return http_sanitize_path(target, out, sizeof(out), &dir);
+}
 
 static void expect_path(const char *target, const char *rel, bool is_dir)
 {

@@ -9,7 +9,10 @@
 
 static struct http_request req;
 
-static int parse(const char *s) { return http_parse_request(s, strlen(s), &req); }
+static int parse(const char *s)
+{
+    return http_parse_request(s, strlen(s), &req);
+}
 
 static void expect_status(const char *s, int status, const char *why)
 {
@@ -133,12 +136,14 @@ Test(http_request, bodies_and_smuggling)
     cr_assert_not(req.keep_alive, "we do not read bodies, so the connection must close");
     cr_assert_gt(parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
     cr_assert(req.has_body);
-    cr_assert_gt(parse("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
-                 0, "the same length twice is harmless");
-    expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
-                  "two different lengths");
-    expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-                  400, "Content-Length with Transfer-Encoding");
+    cr_assert_gt(
+        parse("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), 0,
+        "the same length twice is harmless");
+    expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                  400, "two different lengths");
+    expect_status(
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+        "Content-Length with Transfer-Encoding");
     expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", 400, "a sign");
     expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n", 400, "a list");
     expect_status("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400, "empty");
@@ -169,7 +174,8 @@ Test(http_request, size_limits)
 
     /* Headers that fill the buffer without ending: 431. */
     size_t n = (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: x\r\n");
-    while (n < HTTP_MAX_HEAD) n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-Pad: aaaaaaaa\r\n");
+    while (n < HTTP_MAX_HEAD)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-Pad: aaaaaaaa\r\n");
     expect_status(buf, 431, "an endless head");
     /* The same ended: a complete head over the limit is 431 too. */
     strcat(buf, "\r\n");
@@ -178,4 +184,21 @@ Test(http_request, size_limits)
     memset(buf, '\n', HTTP_MAX_HEAD);
     buf[HTTP_MAX_HEAD] = 0;
     expect_status(buf, 431, "a flood of empty lines");
+}
+
+Test(http_request, restartable_byte_by_byte)
+{
+    /* The server parses again whenever bytes arrive: every strict prefix of
+     * a valid head must say "need more", also with the longest target. */
+    static char buf[HTTP_MAX_HEAD];
+    char target[HTTP_MAX_TARGET + 1];
+    memset(target, 'a', HTTP_MAX_TARGET);
+    target[0] = '/';
+    target[HTTP_MAX_TARGET] = 0;
+    int n = snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    cr_assert_eq(http_parse_request(buf, (size_t)n, &req), n);
+    for (int k = 0; k < n; k++) {
+        int rc = http_parse_request(buf, (size_t)k, &req);
+        cr_assert_eq(rc, 0, "a prefix of %d bytes answered %d", k, rc);
+    }
 }

@@ -10,7 +10,10 @@ static char *out;
 static size_t outlen;
 static FILE *f;
 
-static void setup(void) { f = open_memstream(&out, &outlen); }
+static void setup(void)
+{
+    f = open_memstream(&out, &outlen);
+}
 static void teardown(void)
 {
     if (f) fclose(f);

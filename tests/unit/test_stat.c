@@ -13,8 +13,13 @@ static struct stat_socket sock(const char *proto, const char *state, uint32_t l,
                                uint32_t r, uint16_t rp, const char *timer, uint64_t ms,
                                unsigned rexmt)
 {
-    struct stat_socket s = {.fd = 3, .laddr = l, .lport = lp, .raddr = r, .rport = rp,
-                            .timer_ms = ms, .retransmits = rexmt};
+    struct stat_socket s = {.fd = 3,
+                            .laddr = l,
+                            .lport = lp,
+                            .raddr = r,
+                            .rport = rp,
+                            .timer_ms = ms,
+                            .retransmits = rexmt};
     snprintf(s.proto, sizeof(s.proto), "%s", proto);
     snprintf(s.state, sizeof(s.state), "%s", state);
     snprintf(s.timer, sizeof(s.timer), "%s", timer);
@@ -61,9 +66,18 @@ static char *render(void (*fn)(FILE *, const struct stat_snapshot *), const stru
     return buf;
 }
 
-static void table(FILE *f, const struct stat_snapshot *s) { stat_write_table(f, s); }
-static void json_compact(FILE *f, const struct stat_snapshot *s) { stat_write_json(f, s, false); }
-static void json_pretty(FILE *f, const struct stat_snapshot *s) { stat_write_json(f, s, true); }
+static void table(FILE *f, const struct stat_snapshot *s)
+{
+    stat_write_table(f, s);
+}
+static void json_compact(FILE *f, const struct stat_snapshot *s)
+{
+    stat_write_json(f, s, false);
+}
+static void json_pretty(FILE *f, const struct stat_snapshot *s)
+{
+    stat_write_json(f, s, true);
+}
 
 Test(stat_format, durations_as_ss_writes_them)
 {
@@ -102,10 +116,10 @@ Test(stat_format, timers)
 Test(stat_format, ss_state_names)
 {
     static const char *const pairs[][2] = {
-        {"ESTABLISHED", "ESTAB"},   {"SYN-RECEIVED", "SYN-RECV"}, {"CLOSED", "UNCONN"},
-        {"LISTEN", "LISTEN"},       {"SYN-SENT", "SYN-SENT"},     {"FIN-WAIT-1", "FIN-WAIT-1"},
+        {"ESTABLISHED", "ESTAB"},     {"SYN-RECEIVED", "SYN-RECV"}, {"CLOSED", "UNCONN"},
+        {"LISTEN", "LISTEN"},         {"SYN-SENT", "SYN-SENT"},     {"FIN-WAIT-1", "FIN-WAIT-1"},
         {"FIN-WAIT-2", "FIN-WAIT-2"}, {"CLOSE-WAIT", "CLOSE-WAIT"}, {"CLOSING", "CLOSING"},
-        {"LAST-ACK", "LAST-ACK"},   {"TIME-WAIT", "TIME-WAIT"},
+        {"LAST-ACK", "LAST-ACK"},     {"TIME-WAIT", "TIME-WAIT"},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         struct stat_socket s = sock("tcp", pairs[i][0], 0, 0, 0, 0, "off", 0, 0);
@@ -122,18 +136,18 @@ Test(stat_format, table_reads_like_ss)
     struct stat_snapshot s = sample();
     char *t = render(table, &s);
     cr_assert_str_eq(
-        t,
-        "ustack 4242: http on tap0 as 10.0.0.2/24, up 1m12s\n"
-        "\n"
-        "State      Recv-Q Send-Q Local Address:Port   Peer Address:Port\n"
-        "LISTEN     0      128    0.0.0.0:80           0.0.0.0:*\n"
-        "ESTAB      0      262144 10.0.0.2:80          10.0.0.1:43210      timer:(on,204ms,1)\n"
-        "TIME-WAIT  0      0      10.0.0.2:80          10.0.0.1:43208      timer:(timewait,59sec,0)\n"
-        "\n"
-        "Counters (non-zero):\n"
-        "  eth_rx                    41223  frames received\n"
-        "  tcp_retransmits               7  segments retransmitted\n"
-        "  a_counter_from_the_future     5  \n");
+        t, "ustack 4242: http on tap0 as 10.0.0.2/24, up 1m12s\n"
+           "\n"
+           "State      Recv-Q Send-Q Local Address:Port   Peer Address:Port\n"
+           "LISTEN     0      128    0.0.0.0:80           0.0.0.0:*\n"
+           "ESTAB      0      262144 10.0.0.2:80          10.0.0.1:43210      timer:(on,204ms,1)\n"
+           "TIME-WAIT  0      0      10.0.0.2:80          10.0.0.1:43208      "
+           "timer:(timewait,59sec,0)\n"
+           "\n"
+           "Counters (non-zero):\n"
+           "  eth_rx                    41223  frames received\n"
+           "  tcp_retransmits               7  segments retransmitted\n"
+           "  a_counter_from_the_future     5  \n");
     free(t);
 }
 
@@ -147,10 +161,11 @@ Test(stat_format, wide_cells_widen_their_column)
     s.n_sockets = s.sockets_total = 1;
     s.n_counters = 0;
     char *t = render(table, &s);
-    cr_assert(strstr(t, "State      Recv-Q     Send-Q Local Address:Port    Peer Address:Port\n"), "%s",
-              t);
-    cr_assert(strstr(t, "ESTAB      4294967295 0      192.168.100.200:65535 192.168.100.201:65534\n"),
+    cr_assert(strstr(t, "State      Recv-Q     Send-Q Local Address:Port    Peer Address:Port\n"),
               "%s", t);
+    cr_assert(
+        strstr(t, "ESTAB      4294967295 0      192.168.100.200:65535 192.168.100.201:65534\n"),
+        "%s", t);
     cr_assert(strstr(t, "Counters (non-zero):\n  (none)\n"), "%s", t);
     free(t);
 }
@@ -179,14 +194,14 @@ Test(stat_json, document_has_stable_keys_and_parses)
     char err[128];
     struct json_value *v = json_parse(doc, strlen(doc), err, sizeof(err));
     cr_assert(v, "%s", err);
-    static const char *const top[] = {"version", "pid",     "command",       "tap",     "address",
-                                      "prefix",  "uptime_ms", "sockets", "sockets_total", "counters"};
+    static const char *const top[] = {"version",       "pid",     "command",   "tap",
+                                      "address",       "prefix",  "uptime_ms", "sockets",
+                                      "sockets_total", "counters"};
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
         cr_assert(json_get(v, top[i]), "no \"%s\"", top[i]);
-    static const char *const per[] = {"proto",      "state",     "ss_state",  "fd",
-                                      "local_addr", "local_port", "peer_addr", "peer_port",
-                                      "recv_q",     "send_q",    "timer",     "timer_ms",
-                                      "retransmits"};
+    static const char *const per[] = {
+        "proto",     "state",  "ss_state", "fd",    "local_addr", "local_port", "peer_addr",
+        "peer_port", "recv_q", "send_q",   "timer", "timer_ms",   "retransmits"};
     const struct json_value *socks = json_get(v, "sockets");
     cr_assert_eq(socks->n, 3);
     for (size_t k = 0; k < socks->n; k++)
@@ -264,9 +279,10 @@ Test(stat_json, refuses_what_it_cannot_show)
 
 Test(stat_json, unknown_members_are_ignored)
 {
-    const char *doc = "{\"version\":1,\"future\":{\"x\":[1,2]},\"sockets\":[{\"proto\":\"tcp\","
-                      "\"state\":\"LISTEN\",\"local_addr\":\"0.0.0.0\",\"local_port\":80,"
-                      "\"peer_addr\":\"0.0.0.0\",\"new\":true}],\"counters\":{\"x\":\"y\",\"z\":3}}";
+    const char *doc =
+        "{\"version\":1,\"future\":{\"x\":[1,2]},\"sockets\":[{\"proto\":\"tcp\","
+        "\"state\":\"LISTEN\",\"local_addr\":\"0.0.0.0\",\"local_port\":80,"
+        "\"peer_addr\":\"0.0.0.0\",\"new\":true}],\"counters\":{\"x\":\"y\",\"z\":3}}";
     struct stat_snapshot r;
     char err[128];
     cr_assert_eq(stat_read_json(&r, doc, strlen(doc), err, sizeof(err)), 0, "%s", err);
@@ -336,4 +352,24 @@ Test(stat_take, listener_connection_and_time_wait)
 
     us_close(p->b, lfd);
     pair_free(p);
+}
+
+Test(stat_json, long_names_are_cut_between_characters)
+{
+    /* 47 bytes fit in a counter name: 46 ASCII letters, then a two-byte
+     * character that would straddle the end. Found by fuzz_stat_json. */
+    char doc[256];
+    snprintf(doc, sizeof(doc), "{\"version\":1,\"sockets\":[],\"counters\":{\"%s\xc3\xa9x\":1}}",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    struct stat_snapshot r, again;
+    char err[128];
+    cr_assert_eq(stat_read_json(&r, doc, strlen(doc), err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(strlen(r.counters[0].name), 46, "cut before the character, not inside it");
+    char *text = render(json_compact, &r);
+    cr_assert_eq(stat_read_json(&again, text, strlen(text), err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(again.counters[0].name, r.counters[0].name,
+                     "the same name after a round trip");
+    stat_free(&again);
+    stat_free(&r);
+    free(text);
 }

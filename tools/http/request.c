@@ -167,7 +167,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
     int rc = next_line(buf, len, &pos, &n);
     if (rc < 0) return -400;
     if (rc == 0) {
-        if (len - line_start > MAX_REQUEST_LINE) return -414;
+        /* Room for a CR that may yet be followed by its LF. */
+        if (len - line_start > MAX_REQUEST_LINE + 1) return -414;
         return len >= HTTP_MAX_HEAD ? -431 : 0;
     }
     if (n > MAX_REQUEST_LINE) return -414;
