@@ -11,7 +11,7 @@
 # - HTTP through real clients: HEAD, index.html, the directory redirect,
 #   404, 405, 400, traversal and a symlink out of the root refused,
 #   keep-alive reuse, pipelining, HTTP/1.0;
-# - finding the process: one ustack is found alone, two are named;
+# - finding the process: one ustack is found alone, two are named; --watch;
 # - SIGINT: exit 0, the pcap readable, the control socket gone.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -95,6 +95,16 @@ check_stat_connections() {
         die "ustack holds TIME-WAIT for a connection the client closed first"
     fi
     stat_ | grep -Eq '^  tcp_passive_opens +[0-9]+ ' || die "no counters in the table: $(stat_)"
+    # --watch: a document per refresh until SIGINT, then exit 0.
+    local rc
+    set +e
+    timeout --preserve-status -s INT 2.3 "$USTACK" stat --ctl "$CTL" --json --watch 0.5 \
+        >"$TMP/watch.json"
+    rc=$?
+    set -e
+    [ $rc -eq 0 ] || die "stat --watch exited $rc on SIGINT"
+    [ "$(jq -c .version "$TMP/watch.json" | grep -c '^1$')" -ge 3 ] ||
+        die "stat --watch --json: $(head -c 300 "$TMP/watch.json")"
 }
 
 check_http() {
