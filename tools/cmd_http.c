@@ -48,7 +48,9 @@
 #define SEND_TIMEOUT  US_SEC(60) /* without the client taking a single byte */
 #define DRAIN_TIMEOUT US_SEC(2)
 #define DRAIN_MAX     (1u << 20)
-#define HEAD_MAX      1024 /* response head, plus an error page */
+/* A response head, with room for a Location as long as the longest target,
+ * plus an error page. */
+#define HEAD_MAX (HTTP_MAX_TARGET + 1024)
 
 enum client_state { C_READ, C_SEND, C_DRAIN };
 
@@ -101,6 +103,16 @@ static us_time_t now_us(const struct server *sv)
 
 /* ---- responses ---- */
 
+/* On a connection that closes after this answer, the FIN should ride on the
+ * answer's last segment: sent alone just after it, it races the client,
+ * which may close on the complete body first; both sides then close at once
+ * and both hold TIME-WAIT. Corked, only full segments leave until
+ * finish_response() has queued the FIN and uncorks. */
+static void cork(struct server *sv, struct client *c, int on)
+{
+    us_setsockopt(sv->s, c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static void log_request(const struct server *sv, const struct client *c, const char *req_line,
                         int status, uint64_t len)
 {
@@ -125,16 +137,20 @@ static void respond_small(struct server *sv, struct client *c, const struct http
         .allow = status == 405 ? "GET, HEAD" : NULL,
         .now = time(NULL),
     };
+    bool with_body = !req || req->method != HTTP_HEAD;
     int hl = http_format_head(c->head, sizeof(c->head), &r);
-    if (hl < 0) { /* only a very long Location could do this */
+    if (hl < 0 || (with_body && (size_t)hl + (size_t)blen > sizeof(c->head))) {
+        /* HEAD_MAX leaves room for the longest Location; should it not, a
+         * bare 500 rather than a Content-Length the body does not match. */
+        r.status = 500;
         r.location = NULL;
-        r.status = status = 500;
-        blen = 0;
+        r.allow = NULL;
+        r.content_type = NULL;
         r.content_length = 0;
+        blen = 0;
         hl = http_format_head(c->head, sizeof(c->head), &r);
     }
-    bool with_body = !req || req->method != HTTP_HEAD;
-    if (with_body && (size_t)hl + (size_t)blen <= sizeof(c->head)) {
+    if (with_body) {
         memcpy(c->head + hl, body, (size_t)blen);
         hl += blen;
     }
@@ -143,6 +159,7 @@ static void respond_small(struct server *sv, struct client *c, const struct http
     c->file = -1;
     c->off = c->end = 0;
     c->close_after = !keep_alive;
+    if (c->close_after) cork(sv, c, 1);
     c->state = C_SEND;
     c->deadline = now_us(sv) + SEND_TIMEOUT;
 }
@@ -250,6 +267,7 @@ static void respond(struct server *sv, struct client *c, const struct http_reque
         c->end = (uint64_t)st.st_size;
     }
     c->close_after = !req->keep_alive;
+    if (c->close_after) cork(sv, c, 1);
     c->state = C_SEND;
     c->deadline = now_us(sv) + SEND_TIMEOUT;
 }
@@ -300,6 +318,7 @@ static void finish_response(struct server *sv, struct client *c)
     c->file = -1;
     if (c->close_after) {
         us_shutdown(sv->s, c->fd, SHUT_WR);
+        cork(sv, c, 0); /* the tail and the FIN, together */
         c->state = C_DRAIN;
         c->drained = 0;
         c->deadline = now_us(sv) + DRAIN_TIMEOUT;

@@ -50,6 +50,11 @@ make_root() {
     ln -s "$TMP/outside/secret" "$ROOT/out_abs"
     ln -s ../outside/secret "$ROOT/out_rel"
     ln -s index.html "$ROOT/in_link"
+    # Four 250-byte directory names: a redirect's Location over 1000 bytes.
+    LONG=$(printf 'd%.0s' $(seq 250))
+    LONG=$LONG/$LONG/$LONG/$LONG
+    mkdir -p "$ROOT/$LONG"
+    printf 'deep\n' >"$ROOT/$LONG/index.html"
     head -c 50M /dev/urandom >"$ROOT/big.bin"
     head -c 8M /dev/urandom >"$ROOT/mid.bin"
     head -c 1M /dev/urandom >"$ROOT/small.bin"
@@ -123,6 +128,7 @@ check_http() {
     grep -q '^HTTP/1.1 301' <<<"$h" && grep -qi '^Location: /sub/' <<<"$h" ||
         die "no redirect for /sub: $h"
     [ "$(curl_ -L "http://$UADDR/sub")" = "sub" ] || die "/sub/ is not its index.html"
+    [ "$(curl_ -L "http://$UADDR/$LONG")" = "deep" ] || die "no redirect to a long directory"
     [ "$(curl_ -o /dev/null -w '%{content_type}' "http://$UADDR/data.csv")" = "text/csv; charset=utf-8" ] ||
         die "wrong type for .csv"
     [ "$(curl_ "http://$UADDR/in_link")" = "<h1>ustack</h1>" ] || die "a symlink inside is served"
