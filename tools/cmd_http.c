@@ -225,7 +225,7 @@ static void respond(struct server *sv, struct client *c, const struct http_reque
         respond_small(sv, c, req, 405, NULL, req->keep_alive);
         return;
     }
-    struct stat st;
+    struct stat st = {0};
     char name[HTTP_MAX_TARGET + 16];
     bool redirect;
     int fd = open_target(sv, req, &st, name, sizeof(name), &redirect);
