@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcriterion-dev libpcap-dev libsodium-dev
   tcpdump tshark iproute2 iputils-ping python3 python3-scapy
-  libxml2-utils curl wget netcat-openbsd iperf3 valgrind
+  libxml2-utils curl wget netcat-openbsd iperf3 valgrind jq
 )
 
 missing=()

@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
 
 const char *prog_cmd = "ustack";
 
@@ -21,6 +24,26 @@ void usage_error(const char *fmt, ...)
     fprintf(stderr, " (try '%s --help')\n", prog_cmd);
     va_end(ap);
     exit(EXIT_USAGE);
+}
+
+void option_error(int c, char *const argv[])
+{
+    /* optind has moved past the offending word, unless it was a short
+     * option inside a group ("-xS"); optopt names a short one. */
+    const char *word = argv[optind - 1];
+    char name[64];
+    if (!strncmp(word, "--", 2))
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(word, "="), word);
+    else if (optopt > ' ' && optopt < 127)
+        snprintf(name, sizeof(name), "-%c", optopt);
+    else
+        snprintf(name, sizeof(name), "%s", word);
+    if (c == ':') usage_error("option '%s' needs a value", name);
+    if (strncmp(word, "--", 2) != 0) usage_error("unknown option '%s'", name);
+    /* getopt_long() does not say which of these it was. */
+    if (strchr(word, '='))
+        usage_error("unknown option '%s', or one that takes no value", name);
+    usage_error("unknown or ambiguous option '%s'", name);
 }
 
 void fail(const char *fmt, ...)
@@ -270,11 +293,28 @@ void session_open(struct session *ss, const struct link_opts *o, const char *nam
     ss->loop = us_loop_new(ss->s, ss->tap, ss->iface, &o->faults, &o->faults, o->seed);
     if (!ss->loop) fail("out of memory creating the loop");
     session_catch_signals(ss);
+
+    /* The control socket for `ustack stat`. Asked for by path, it must
+     * work; the default place failing only costs the stat, so say so and
+     * carry on with the job. */
+    const char *sub = strncmp(prog_cmd, "ustack ", 7) == 0 ? prog_cmd + 7 : prog_cmd;
+    struct stat_origin origin = {.pid = (long)getpid(),
+                                 .command = sub,
+                                 .tap = o->tap,
+                                 .addr = o->addr,
+                                 .prefix = o->prefix,
+                                 .started = us_loop_now(ss->loop)};
+    ss->ctl = ctl_open(o->ctl, ss->loop, ss->s, &origin, err, sizeof(err));
+    if (!ss->ctl && o->ctl) fail("%s", err);
+    if (!ss->ctl)
+        fprintf(stderr, "%s: warning: %s; `ustack stat` will not reach this process\n", prog_cmd,
+                err);
     us_stack_start(ss->s, us_loop_now(ss->loop));
 }
 
 void session_close(struct session *ss)
 {
+    ctl_close(ss->ctl);
     if (ss->pcap) us_pcap_flush(ss->pcap);
     us_loop_free(ss->loop);
     us_stack_free(ss->s);

@@ -23,6 +23,9 @@ extern const char *prog_cmd; /* "ustack run", for messages */
 
 /* Prints "ustack CMD: message" and exits 2. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Exits 2 with one line for a getopt_long() error: c is '?' (unknown
+ * option) or ':' (missing value; the option string must start with ':'). */
+void option_error(int c, char *const argv[]) __attribute__((noreturn));
 /* Prints "ustack CMD: message" and exits 1. */
 void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -45,18 +48,19 @@ struct link_opts {
 /* getopt_long entries for the link options; values start at LINKOPT_BASE. */
 #define LINKOPT_BASE 1000
 extern const struct option link_long_options[];
-#define LINK_OPTIONS_HELP                                                              \
-    "Link options:\n"                                                                  \
-    "  --tap IFNAME        attach to (or create) this TAP device\n"                   \
-    "  --addr A.B.C.D/NN   ustack's address and prefix length\n"                      \
-    "  --gw A.B.C.D        default gateway (none)\n"                                  \
-    "  --mac MAC           ustack's MAC (derived from the address)\n"                 \
-    "  --mtu N             MTU (1500)\n"                                              \
-    "  --pcap FILE         write every frame in and out to FILE\n"                    \
-    "  --trace             print frames (tcpdump style) and TCP state changes\n"      \
-    "  --ctl PATH          control socket for `ustack stat` ($TMPDIR/ustack-PID.ctl)\n" \
-    "Fault options (inside ustack, both directions; P in percent):\n"                 \
-    "  --loss P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N (1)\n"
+#define LINK_OPTIONS_HELP                                                                \
+    "Link options:\n"                                                                    \
+    "  --tap IFNAME        attach to (or create) this TAP device (required)\n"          \
+    "  --addr A.B.C.D/NN   ustack's address and prefix length (required)\n"            \
+    "  --gw A.B.C.D        default gateway (default: none)\n"                          \
+    "  --mac MAC           ustack's MAC (default: 02:75 and the address)\n"            \
+    "  --mtu N             MTU (default 1500)\n"                                       \
+    "  --pcap FILE         write every frame in and out to FILE (default: none)\n"     \
+    "  --trace             print frames (tcpdump style) and TCP state changes\n"        \
+    "  --ctl PATH          control socket for `ustack stat` (default: ustack-PID.ctl\n" \
+    "                      in $USTACK_CTL_DIR, /run/ustack or $TMPDIR)\n"              \
+    "Fault options (inside ustack, both directions; P in percent, default 0):\n"       \
+    "  --loss P  --dup P  --reorder P  --corrupt P  --delay MS  --seed N (default 1)\n"
 
 void link_opts_init(struct link_opts *o);
 /* Handles one getopt result if it is a link option: 1 handled, 0 not ours.
@@ -97,8 +101,10 @@ int cmd_demo(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_diagram(int argc, char **argv);
+int cmd_http(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_scenario(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_pkt(int argc, char **argv);
 

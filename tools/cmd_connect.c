@@ -17,9 +17,10 @@ static void help(void)
     printf("Usage: ustack connect HOST PORT --tap IFNAME --addr A.B.C.D/NN [options]\n\n"
            "Connects to HOST:PORT over ustack; stdin goes to the connection, the\n"
            "connection to stdout (like nc). Exits 0 when the peer closes.\n\n"
-           "  --timeout S   give up connecting after S seconds (the SYN retries decide)\n"
+           "  --timeout S   give up connecting after S seconds (default: when the SYN\n"
+           "                retries run out, about 2 minutes)\n"
            "  --keepalive IDLE[,INTVL[,CNT]]\n"
-           "                SO_KEEPALIVE with these seconds and count (off)\n"
+           "                SO_KEEPALIVE with these seconds and count (default: off)\n"
            "  --udp         UDP: each line of stdin is one datagram; replies are printed\n\n"
            LINK_OPTIONS_HELP);
 }
@@ -133,7 +134,7 @@ int cmd_connect(int argc, char **argv)
     unsigned long long timeout = 0;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return 0;
@@ -154,7 +155,7 @@ int cmd_connect(int argc, char **argv)
                 usage_error("bad --keepalive '%s': expected IDLE[,INTVL[,CNT]] in seconds", optarg);
             continue;
         }
-        if (c == '?') usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        if (c == '?' || c == ':') option_error(c, argv);
         if (!link_opts_parse(&lo, c, optarg)) usage_error("unexpected option");
     }
     if (argc - optind != 2) usage_error("expected HOST and PORT");
@@ -198,9 +199,11 @@ int cmd_connect(int argc, char **argv)
     int rc = 0;
     if (us_connect(s, fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         int e = errno == EINPROGRESS ? ETIMEDOUT : errno;
-        fprintf(stderr, "ustack connect: %s:%llu: %s\n", argv[optind], port, describe(e));
+        /* Ctrl-C while connecting: stop quietly, as for an established one. */
+        if (e != EINTR)
+            fprintf(stderr, "ustack connect: %s:%llu: %s\n", argv[optind], port, describe(e));
         session_close(&ss);
-        return 1;
+        return e == EINTR ? 130 : 1;
     }
     static struct conn_ctx ctx;
     ctx.s = s;

@@ -97,10 +97,8 @@ int cmd_diagram(int argc, char **argv)
                 usage_error("bad --color '%s': expected auto, always or never", optarg);
             color = optarg;
             break;
-        case ':':
-            usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            usage_error("unknown option '%s'", argv[optind - 1]);
+            option_error(c, argv);
         }
     }
     if (optind == argc) usage_error("expected a pcap file");

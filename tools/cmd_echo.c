@@ -26,9 +26,9 @@ static void help(void)
            "[options]\n\n"
            "An echo server on ustack: what a client sends comes back (in upper case\n"
            "with --upper). TCP by default; --udp echoes datagrams instead.\n\n"
-           "  --port P    port to listen on (7)\n"
-           "  --upper     answer in upper case\n"
-           "  --udp       UDP instead of TCP\n\n" LINK_OPTIONS_HELP);
+           "  --port P    port to listen on (default 7)\n"
+           "  --upper     answer in upper case (default: as sent)\n"
+           "  --udp       UDP instead of TCP (default: TCP)\n\n" LINK_OPTIONS_HELP);
 }
 
 static void transform(uint8_t *b, size_t n, bool upper)
@@ -43,7 +43,7 @@ static int serve_udp(struct session *ss, uint16_t port, bool upper)
     int fd = us_socket(s, AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (us_bind(s, fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-        fail("cannot bind UDP port %u: %s", port, strerror(errno));
+        fail("cannot bind UDP port %u: %s (choose another with --port)", port, strerror(errno));
     fprintf(stderr, "ustack echo: UDP port %u\n", port);
     static uint8_t buf[BUF];
     for (;;) {
@@ -70,7 +70,7 @@ static int serve_tcp(struct session *ss, uint16_t port, bool upper)
     us_setsockopt(s, l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (us_bind(s, l, (struct sockaddr *)&a, sizeof(a)) < 0)
-        fail("cannot bind TCP port %u: %s", port, strerror(errno));
+        fail("cannot bind TCP port %u: %s (choose another with --port)", port, strerror(errno));
     if (us_listen(s, l, 128) < 0) fail("listen: %s", strerror(errno));
     fprintf(stderr, "ustack echo: TCP port %u%s\n", port, upper ? " (upper case)" : "");
 
@@ -154,7 +154,7 @@ int cmd_echo(int argc, char **argv)
     bool upper = false, udp = false;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "hp:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hp:", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
             help();
@@ -170,7 +170,8 @@ int cmd_echo(int argc, char **argv)
             udp = true;
             break;
         case '?':
-            usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case ':':
+            option_error(c, argv);
         default:
             if (!link_opts_parse(&lo, c, optarg)) usage_error("unexpected option");
         }

@@ -22,12 +22,12 @@ int cmd_run(int argc, char **argv)
     link_opts_init(&lo);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return 0;
         }
-        if (c == '?') usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        if (c == '?' || c == ':') option_error(c, argv);
         if (!link_opts_parse(&lo, c, optarg)) usage_error("unexpected option");
     }
     if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);

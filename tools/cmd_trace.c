@@ -11,8 +11,8 @@ static void help(void)
 {
     printf("Usage: ustack trace [-S] [-t] FILE.pcap\n\n"
            "Prints each frame the way `tcpdump -n` does.\n"
-           "  -S   absolute TCP sequence numbers\n"
-           "  -t   no timestamps\n");
+           "  -S   absolute TCP sequence numbers (default: relative, as tcpdump)\n"
+           "  -t   no timestamps (default: wall-clock time of each frame)\n");
 }
 
 int cmd_trace(int argc, char **argv)
@@ -21,14 +21,14 @@ int cmd_trace(int argc, char **argv)
     bool abs_seq = false, no_time = false;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "hSt", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hSt", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return 0;
         }
         if (c == 'S') abs_seq = true;
         else if (c == 't') no_time = true;
-        else usage_error("unknown option '%s'", argv[optind - 1]);
+        else option_error(c, argv);
     }
     if (optind != argc - 1) usage_error("expected one pcap file");
     char err[PCAP_ERRBUF_SIZE];

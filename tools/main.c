@@ -20,7 +20,9 @@ static const struct command commands[] = {
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
     {"pkt", cmd_pkt, "parse packetdrill scripts (ustack pkt parse FILE.pkt...)"},
     {"scenario", cmd_scenario, "the scenario book: textbook TCP situations, played and checked"},
+    {"http", cmd_http, "a static-file HTTP/1.1 server on a TAP (GET, HEAD, keep-alive)"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},
+    {"stat", cmd_stat, "show a running ustack's sockets (like ss -tan) and counters"},
     {"trace", cmd_trace, "print a pcap file one tcpdump-style line per frame"},
 };
 
@@ -30,7 +32,9 @@ static void usage(FILE *out)
                  "ustack is a TCP/IP stack in user space. Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'ustack COMMAND --help' lists a command's options.\n");
+    fprintf(out, "\n'ustack COMMAND --help' lists a command's options and their defaults;\n"
+                 "'ustack --version' prints the version. Exit status: 0 success, 1 failure,\n"
+                 "2 bad usage. The manual: docs/ustack.md.\n");
 }
 
 int main(int argc, char **argv)
@@ -41,6 +45,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ustack %s\n", USTACK_VERSION);
         return 0;
     }
     static char cmdname[64];

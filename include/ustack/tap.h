@@ -39,6 +39,11 @@ us_time_t us_loop_now(const struct us_loop *l);
 /* Extra file descriptors to watch (a control socket, stdin). fn is called
  * when fd is readable. Returns 0 or -ENOSPC. */
 int us_loop_watch(struct us_loop *l, int fd, void (*fn)(void *ctx, int fd), void *ctx);
+/* The same for writability: fn is called when fd can be written (or has
+ * failed), so an answer too big for the socket buffer goes out without
+ * blocking the loop. */
+int us_loop_watch_write(struct us_loop *l, int fd, void (*fn)(void *ctx, int fd), void *ctx);
+/* Removes the (first) watch on fd. */
 void us_loop_unwatch(struct us_loop *l, int fd);
 
 /* Runs until `until` (absolute loop time) or until us_loop_stop(); returns 0,

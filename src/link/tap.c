@@ -39,6 +39,7 @@ struct tap {
 
 struct watch {
     int fd;
+    short events; /* POLLIN or POLLOUT */
     void (*fn)(void *ctx, int fd);
     void *ctx;
 };
@@ -244,11 +245,22 @@ void us_loop_free(struct us_loop *l)
     free(l);
 }
 
-int us_loop_watch(struct us_loop *l, int fd, void (*fn)(void *ctx, int fd), void *ctx)
+static int add_watch(struct us_loop *l, int fd, short events, void (*fn)(void *ctx, int fd),
+                     void *ctx)
 {
     if (l->n_watches >= LOOP_WATCH_MAX) return -ENOSPC;
-    l->watches[l->n_watches++] = (struct watch){fd, fn, ctx};
+    l->watches[l->n_watches++] = (struct watch){fd, events, fn, ctx};
     return 0;
+}
+
+int us_loop_watch(struct us_loop *l, int fd, void (*fn)(void *ctx, int fd), void *ctx)
+{
+    return add_watch(l, fd, POLLIN, fn, ctx);
+}
+
+int us_loop_watch_write(struct us_loop *l, int fd, void (*fn)(void *ctx, int fd), void *ctx)
+{
+    return add_watch(l, fd, POLLOUT, fn, ctx);
 }
 
 void us_loop_unwatch(struct us_loop *l, int fd)
@@ -310,7 +322,7 @@ static int loop_once(struct us_loop *l, us_time_t until)
     struct pollfd pfd[2 + LOOP_WATCH_MAX];
     pfd[0] = (struct pollfd){.fd = l->tap->fd, .events = POLLIN};
     for (unsigned i = 0; i < l->n_watches; i++)
-        pfd[1 + i] = (struct pollfd){.fd = l->watches[i].fd, .events = POLLIN};
+        pfd[1 + i] = (struct pollfd){.fd = l->watches[i].fd, .events = l->watches[i].events};
     pfd[1 + l->n_watches] = (struct pollfd){.fd = l->wake_fd, .events = POLLIN};
     struct timespec ts, *tsp = NULL;
     if (next != US_TIME_NEVER) {
@@ -322,9 +334,13 @@ static int loop_once(struct us_loop *l, us_time_t until)
     int rc = ppoll(pfd, 2 + l->n_watches, tsp, NULL);
     if (rc < 0) return errno == EINTR ? 0 : -1;
     if (pfd[0].revents & POLLIN) read_tap(l);
+    /* A callback may unwatch (itself or another descriptor), which moves the
+     * last watch into the freed slot: only call a watch whose slot still
+     * holds the descriptor polled there. */
     unsigned nw = l->n_watches;
     for (unsigned i = 0; i < nw && i < l->n_watches; i++)
-        if (pfd[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
+        if (l->watches[i].fd == pfd[1 + i].fd &&
+            (pfd[1 + i].revents & (l->watches[i].events | POLLHUP | POLLERR)))
             l->watches[i].fn(l->watches[i].ctx, l->watches[i].fd);
     now = us_loop_now(l);
     pump_shapers(l, now);

@@ -350,7 +350,8 @@ static void enter_recovery(struct us_stack *s, struct tcb *t)
 }
 
 /* A duplicate ACK (RFC 5681 §2): nothing new acknowledged, no data, no
- * window change, data outstanding. */
+ * window change, data outstanding; or, with SACK, new data SACKed whatever
+ * the window (RFC 6675 §2). */
 static void dup_ack(struct us_stack *s, struct tcb *t, const struct segment *sg, bool new_sack)
 {
     if (t->dupacks < 255) t->dupacks++;
@@ -723,7 +724,12 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         ack_new_data(s, t, sg);
     } else if (sg->ack == t->snd_una && sg->len == 0 && !(sg->flags & TH_FIN) &&
                seq_gt(t->snd_max, t->snd_una) &&
-               ((uint32_t)sg->wnd << t->snd_wscale) == old_wnd) {
+               (((uint32_t)sg->wnd << t->snd_wscale) == old_wnd || new_sack)) {
+        /* RFC 6675 §2: an ACK that SACKs new data is a duplicate even if it
+         * changes the window. Linux grows its window with every segment it
+         * queues out of order, so by RFC 5681's rule alone none of its
+         * duplicate ACKs would count and every loss would wait for the RTO
+         * (tests/sim/test_sack_dupack.c). */
         dup_ack(s, t, sg, new_sack);
     } else if (new_sack && t->ca_state == CA_RECOVERY) {
         /* SACK information alone may open the pipe. */
