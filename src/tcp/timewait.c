@@ -145,6 +145,16 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
                 tcp_send_reset_reply(s, sg);
             return;
         }
+        /* RFC 5961 off: RFC 793's rule, a SYN in the window is an error
+         * that resets the connection (RFC 9293 §3.10.7.4 fourth, as
+         * tcp_process() does for the other synchronized states). */
+        uint32_t syn_wnd = (uint32_t)tw->rcv_wnd << tw->rcv_wscale;
+        if (!s->cfg.tcp.rfc5961 && seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + syn_wnd + 1)) {
+            tcp_send_raw(s, tw->node.laddr, tw->node.lport, tw->node.raddr, tw->node.rport,
+                         tw->snd_nxt, tw->rcv_nxt, TH_RST | TH_ACK, 0, NULL, 0);
+            tw_kill(s, tw, "rcv SYN");
+            return;
+        }
         /* Otherwise an ACK (RFC 9293 / RFC 5961 §4). */
         stat_inc(s, US_C_tcp_challenge_acks);
         tw_send_ack(s, tw);
@@ -164,5 +174,8 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
     uint32_t len = seg_len(sg);
     bool acceptable = len ? seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd + 1)
                           : seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd + 1);
+    /* RFC 9293 §3.10.7.4 fifth: an acceptable segment without the ACK bit
+     * is dropped, with no reply (a FIN alone must not draw an ACK). */
+    if (acceptable && !(sg->flags & TH_ACK)) return;
     if (!acceptable || len) tw_send_ack(s, tw);
 }

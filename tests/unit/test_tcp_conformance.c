@@ -1,6 +1,7 @@
 /* Segment-level tests for what the packetdrill suites found (docs/
  * conformance.md): each is the smallest exchange that shows one rule, spoken
- * at one stack -- TCP_DEFER_ACCEPT. */
+ * at one stack -- TIME-WAIT's fifth step and RFC 793 SYN rule, the error a
+ * reset leaves in CLOSING and LAST-ACK, TCP_DEFER_ACCEPT. */
 #include <criterion/criterion.h>
 #include <errno.h>
 
@@ -24,6 +25,120 @@ static void in(uint8_t flags, uint32_t seq, uint32_t ack, const char *data)
         s.len = (uint32_t)strlen(data);
     }
     seg_in(t, PORT, &s);
+}
+
+/* An accepted connection (peer ISN 1000) that we close first and the peer
+ * then closes: we hold TIME-WAIT with RCV.NXT 1002, SND.NXT isn + 2. */
+static uint32_t time_wait(int *lfd)
+{
+    uint32_t isn;
+    int fd = solo_accept_conn_l(t, PORT, 1000, &plain_syn, &isn, lfd);
+    struct tseg o;
+    us_close(t->s, fd);
+    cr_assert(seg_out(t, &o) && (o.flags & TH_FIN));
+    in(TH_ACK | TH_FIN, 1001, isn + 2, NULL);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.ack, 1002);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_tw_entered), 1);
+    return isn;
+}
+
+Test(conformance, time_wait_drops_an_acceptable_segment_without_ack)
+{
+    /* RFC 9293 §3.10.7.4: the sequence check passes, the fifth step drops
+     * a segment whose ACK bit is off -- no reply (FreeBSD rcv-fin-time-wait
+     * left-edge). */
+    int l;
+    uint32_t isn = time_wait(&l);
+    struct tseg o;
+    in(TH_FIN, 1002, isn + 2, NULL);
+    cr_assert(!seg_out(t, &o), "a FIN without ACK drew flags %x", o.flags);
+    /* An unacceptable one still gets its ACK (first step). */
+    in(TH_ACK, 1001, isn + 2, NULL);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.flags, TH_ACK);
+    cr_assert_eq(o.ack, 1002);
+    us_close(t->s, l);
+}
+
+Test(conformance, without_rfc5961_a_syn_in_the_window_resets_time_wait)
+{
+    /* RFC 793's rule (RFC 5961 off: FreeBSD's insecure_syn): a SYN in the
+     * window that is not a new incarnation resets, in the abort's form. */
+    us_stack_tcp_config(t->s)->rfc5961 = false;
+    int l;
+    uint32_t isn = time_wait(&l);
+    struct tseg o;
+    in(TH_SYN, 1002, 0, NULL);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.flags, TH_RST | TH_ACK);
+    cr_assert_eq(o.seq, isn + 2);
+    cr_assert_eq(o.ack, 1002);
+    /* The entry is gone: an ACK now finds the listener and gets a RST. */
+    in(TH_ACK, 1002, isn + 2, NULL);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.flags, TH_RST);
+    us_close(t->s, l);
+}
+
+Test(conformance, without_rfc5961_a_syn_in_the_window_resets_established)
+{
+    us_stack_tcp_config(t->s)->rfc5961 = false;
+    uint32_t isn;
+    int fd = solo_accept_conn(t, PORT, 1000, &plain_syn, &isn);
+    struct tseg o;
+    in(TH_SYN, 1005, 0, NULL);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.flags, TH_RST | TH_ACK, "the abort's form, as in TIME-WAIT");
+    cr_assert_eq(o.seq, isn + 1);
+    cr_assert_eq(o.ack, 1001);
+    int err;
+    socklen_t len = sizeof(err);
+    cr_assert_eq(us_getsockopt(t->s, fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    cr_assert_eq(err, ECONNRESET);
+    us_close(t->s, fd);
+}
+
+static int so_error(int fd)
+{
+    int err = -1;
+    socklen_t len = sizeof(err);
+    cr_assert_eq(us_getsockopt(t->s, fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    return err;
+}
+
+Test(conformance, a_reset_in_last_ack_reports_econnreset)
+{
+    /* The socket was only shut down for writing: like Linux and BSD, it
+     * learns that the connection was reset (FreeBSD rcv-rst-last-ack). */
+    uint32_t isn;
+    int fd = solo_accept_conn(t, PORT, 1000, &plain_syn, &isn);
+    struct tseg o;
+    in(TH_ACK | TH_FIN, 1001, isn + 1, NULL);
+    cr_assert_eq(us_shutdown(t->s, fd, SHUT_WR), 0);
+    while (seg_out(t, &o)) {
+    }
+    in(TH_RST, 1002, 0, NULL);
+    cr_assert_eq(so_error(fd), ECONNRESET);
+    us_close(t->s, fd);
+}
+
+Test(conformance, a_reset_in_closing_reports_econnreset)
+{
+    uint32_t isn;
+    int fd = solo_accept_conn(t, PORT, 1000, &plain_syn, &isn);
+    struct tseg o;
+    cr_assert_eq(us_shutdown(t->s, fd, SHUT_WR), 0);
+    cr_assert(seg_out(t, &o) && (o.flags & TH_FIN));
+    in(TH_ACK | TH_FIN, 1001, isn + 1, NULL); /* their FIN, not the ACK of ours */
+    cr_assert(seg_out(t, &o));
+    struct us_tcp_info info;
+    socklen_t len = sizeof(info);
+    us_getsockopt(t->s, fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    cr_assert_eq(info.state, US_TCP_CLOSING);
+    in(TH_RST, 1002, 0, NULL);
+    cr_assert_eq(so_error(fd), ECONNRESET);
+    us_close(t->s, fd);
 }
 
 /* ---- TCP_DEFER_ACCEPT ---- */
