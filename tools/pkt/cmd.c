@@ -36,7 +36,8 @@ static void help(void)
            "Exit status: 0 when every script parses, 2 otherwise.\n\n"
            "run: runs scripts against ustack in virtual time (DIRs: every *.pkt below).\n"
            "  --mode strict|portable   how outbound packets are compared (strict)\n"
-           "  --tolerance_usecs N      timing tolerance for scripts that set none (4000)\n"
+           "  --tolerance_usecs N      timing tolerance of the scripts named after it, for\n"
+           "                           those that set none (packetdrill's 4000)\n"
            "  --expect FILE            compare each result with FILE (tests/pkt/expectations.tsv)\n"
            "  --root DIR               name scripts relative to DIR (in results and FILE)\n"
            "  --summary                per-folder and per-suite counts and the pass rate\n"
@@ -97,9 +98,16 @@ static int cmd_pkt_parse(int argc, char **argv)
 
 /* ---- run ---- */
 
+/* The scripts to run, each with the tolerance given before it. */
+struct script_path {
+    char *path;
+    int64_t tolerance_usecs;
+};
+
 struct paths {
-    char **p;
+    struct script_path *p;
     size_t n, cap;
+    int64_t tolerance_usecs; /* for the paths added next */
 };
 
 static void paths_add(struct paths *ps, const char *path)
@@ -109,14 +117,15 @@ static void paths_add(struct paths *ps, const char *path)
         ps->p = realloc(ps->p, ps->cap * sizeof(*ps->p));
         if (!ps->p) fail("out of memory");
     }
-    ps->p[ps->n] = strdup(path);
-    if (!ps->p[ps->n]) fail("out of memory");
+    ps->p[ps->n].path = strdup(path);
+    ps->p[ps->n].tolerance_usecs = ps->tolerance_usecs;
+    if (!ps->p[ps->n].path) fail("out of memory");
     ps->n++;
 }
 
 static int path_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct script_path *)a)->path, ((const struct script_path *)b)->path);
 }
 
 /* `path` itself, or every *.pkt below it when it is a directory. */
@@ -209,8 +218,10 @@ static void report(struct run *rn, const struct pkt_result *res, const struct pk
     }
 }
 
-static void run_one(struct run *rn, const char *path)
+static void run_one(struct run *rn, const struct script_path *sp)
 {
+    const char *path = sp->path;
+    rn->eo.tolerance_usecs = sp->tolerance_usecs;
     const char *name = script_name(rn, path);
     struct pkt_result *res = calloc(1, sizeof(*res));
     if (!res) fail("out of memory");
@@ -233,7 +244,7 @@ static void run_one(struct run *rn, const char *path)
 
 static int cmd_pkt_run(int argc, char **argv)
 {
-    enum { OPT_MODE = 1, OPT_TOL, OPT_EXPECT, OPT_ROOT, OPT_SUMMARY };
+    enum { OPT_MODE = 256, OPT_TOL, OPT_EXPECT, OPT_ROOT, OPT_SUMMARY };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"mode", required_argument, 0, OPT_MODE},
                                          {"tolerance_usecs", required_argument, 0, OPT_TOL},
@@ -250,8 +261,17 @@ static int cmd_pkt_run(int argc, char **argv)
     unsigned long long v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "hD:U:qv", opts, NULL)) != -1) {
+    struct paths ps = {0};
+    /* '-': paths come back in order (as 1), so --tolerance_usecs applies to
+     * the paths after it. */
+    while ((c = getopt_long(argc, argv, "-hD:U:qv", opts, NULL)) != -1) {
         switch (c) {
+        case 1: {
+            size_t first = ps.n;
+            collect(&ps, optarg, 0);
+            qsort(ps.p + first, ps.n - first, sizeof(*ps.p), path_cmp);
+            break;
+        }
         case 'h':
             help();
             return 0;
@@ -262,7 +282,7 @@ static int cmd_pkt_run(int argc, char **argv)
         case OPT_TOL:
             if (parse_uint(optarg, 60000000, &v) < 0 || v == 0)
                 usage_error("--tolerance_usecs takes microseconds (1 to 60000000)");
-            rn.eo.tolerance_usecs = (int64_t)v;
+            ps.tolerance_usecs = (int64_t)v;
             break;
         case OPT_EXPECT:
             rn.expect_path = optarg;
@@ -293,7 +313,7 @@ static int cmd_pkt_run(int argc, char **argv)
             usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc) usage_error("expected at least one script or directory");
+    if (ps.n == 0) usage_error("expected at least one script or directory");
     rn.po.defines = defines;
     rn.po.ndefines = ndefines;
     if (rn.verbose) rn.eo.verbose = stdout;
@@ -302,15 +322,9 @@ static int cmd_pkt_run(int argc, char **argv)
         if (pkt_expect_load(rn.expect_path, &rn.ex, err, sizeof(err)) < 0) usage_error("%s", err);
         rn.have_ex = true;
     }
-    struct paths ps = {0};
-    for (int i = optind; i < argc; i++) {
-        size_t first = ps.n;
-        collect(&ps, argv[i], 0);
-        qsort(ps.p + first, ps.n - first, sizeof(*ps.p), path_cmp);
-    }
     pkt_summary_init(&rn.sum, rn.eo.mode);
     pkt_tally_init(&rn.tally, rn.eo.mode);
-    for (size_t i = 0; i < ps.n; i++) run_one(&rn, ps.p[i]);
+    for (size_t i = 0; i < ps.n; i++) run_one(&rn, &ps.p[i]);
 
     if (rn.quiet) {
         struct pkt_summary counts = rn.sum;
@@ -327,7 +341,7 @@ static int cmd_pkt_run(int argc, char **argv)
                    rn.expect_path);
         status = rn.differ ? 1 : 0;
     }
-    for (size_t i = 0; i < ps.n; i++) free(ps.p[i]);
+    for (size_t i = 0; i < ps.n; i++) free(ps.p[i].path);
     free(ps.p);
     pkt_summary_free(&rn.sum);
     pkt_tally_free(&rn.tally);
