@@ -131,10 +131,13 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
     if ((sg->flags & TH_SYN) && !(sg->flags & TH_ACK)) {
         /* RFC 6191: a new incarnation may start if its SYN is clearly newer:
          * a larger timestamp when both use them, else a larger sequence
-         * number (the BSD rule). */
+         * number (the BSD rule). A SYN that also carries FIN opens nothing
+         * (listeners drop it, listen.c), so it must not end TIME-WAIT: it
+         * is answered as any SYN in a synchronized state. */
         bool by_ts = tw->ts_ok && sg->opt.has_ts;
-        bool newer = by_ts ? (int32_t)(sg->opt.ts_val - tw->ts_recent) > 0
-                           : seq_gt(sg->seq, tw->rcv_nxt);
+        bool newer = !(sg->flags & TH_FIN) &&
+                     (by_ts ? (int32_t)(sg->opt.ts_val - tw->ts_recent) > 0
+                            : seq_gt(sg->seq, tw->rcv_nxt));
         if (newer) {
             struct listener *l = listener_lookup(s, sg->dst, sg->dport);
             stat_inc(s, US_C_tcp_tw_recycled);

@@ -232,3 +232,27 @@ Test(conformance, defer_accept_gives_up_when_the_deferral_is_over)
     cr_assert_eq(o.flags, TH_RST);
     us_close(t->s, l);
 }
+
+Test(conformance, a_syn_fin_does_not_end_time_wait)
+{
+    /* A listener drops SYN+FIN (a scanner's probe), so taking one as a new
+     * incarnation (RFC 6191) would end TIME-WAIT for nothing. It gets the
+     * challenge ACK of any SYN (FreeBSD rcv-syn-fin-time-wait). */
+    int l;
+    uint32_t isn = time_wait(&l);
+    struct tseg o;
+    in(TH_SYN | TH_FIN, 500000, 0, NULL);
+    cr_assert(seg_out(t, &o), "no reply: was TIME-WAIT ended?");
+    cr_assert_eq(o.flags, TH_ACK);
+    cr_assert_eq(o.seq, isn + 2);
+    cr_assert_eq(o.ack, 1002);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_tw_recycled), 0);
+    /* Still there: a plain newer SYN does start a new connection. */
+    struct tseg syn = plain_syn;
+    syn.flags = TH_SYN;
+    syn.seq = 500000;
+    seg_in(t, PORT, &syn);
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.flags, TH_SYN | TH_ACK);
+    us_close(t->s, l);
+}
