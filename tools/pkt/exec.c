@@ -412,6 +412,11 @@ static bool expect_segments(struct runner *r, const struct pkt_event *ev, const 
             int64_t until = w->any ? next : min64(next, hi);
             if (until == FAR || (until <= now && next > now) || steps >= STEPS_MAX) {
                 pkt_report_missing(buf, sizeof(buf), r->path, ev, &m, w->any ? now : hi, &r->mcfg);
+                size_t len = strlen(buf);
+                if (next != FAR)
+                    snprintf(buf + len, sizeof(buf) - len,
+                             "  the stack's next timer is due at %s s\n",
+                             secs(t1, sizeof(t1), next));
                 fail_text(r, buf);
                 return false;
             }
