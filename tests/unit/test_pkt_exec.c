@@ -301,3 +301,11 @@ Test(pkt_exec, scripts_for_features_ustack_lacks_are_skipped)
     cr_assert_eq(r->status, PKT_STATUS_SKIP);
     cr_assert_str_eq(r->message, "IPv6 (--ip_version)");
 }
+
+Test(pkt_exec, mss_and_mtu_options_set_the_link)
+{
+    passes(STRICT, "--mss=1000\n" LISTEN "+0 < S 0:0(0) win 32792 <mss 1460,nop,wscale 7>\n"
+                   "+0 > S. 0:0(0) ack 1 <mss 1000,nop,wscale 7>\n");
+    passes(STRICT, "--mtu=9000\n" LISTEN "+0 < S 0:0(0) win 32792 <mss 1460,nop,wscale 7>\n"
+                   "+0 > S. 0:0(0) ack 1 <mss 8960,nop,wscale 7>\n");
+}

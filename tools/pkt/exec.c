@@ -627,9 +627,20 @@ static int drv_wait(void *ctx, us_time_t until)
 
 /* ---- the run ---- */
 
+static bool script_sets(const struct pkt_script *s, const char *option)
+{
+    for (uint32_t i = 0; i < s->noptions; i++)
+        if (!strcmp(s->options[i].name, option)) return true;
+    return false;
+}
+
 static int setup(struct runner *r, const struct pkt_exec_opts *o)
 {
     const struct pkt_config *cfg = &r->script->config;
+    /* --mss N: the MSS the stack offers, so its link's MTU is N + 40
+     * (unless --mtu says otherwise). */
+    unsigned mtu = cfg->mtu;
+    if (cfg->mss && !script_sets(r->script, "mtu")) mtu = cfg->mss + 40;
     pkt_addrs_default(&r->addrs);
     if (cfg->local_ip) r->addrs.local_ip = cfg->local_ip;
     if (cfg->remote_ip) r->addrs.remote_ip = cfg->remote_ip;
@@ -641,7 +652,7 @@ static int setup(struct runner *r, const struct pkt_exec_opts *o)
     us_stack_config_default(&sc);
     sc.name = "pkt";
     sc.seed = o->seed;
-    sc.max_mtu = cfg->mtu > sc.max_mtu ? cfg->mtu : sc.max_mtu;
+    sc.max_mtu = mtu > sc.max_mtu ? mtu : sc.max_mtu;
     /* Nobody but the runner answers ARP: a learned entry lasts the run. */
     sc.arp_timeout = US_SEC(86400 * 365);
     r->s = us_stack_new(&sc);
@@ -650,10 +661,10 @@ static int setup(struct runner *r, const struct pkt_exec_opts *o)
     if (!r->s || !r->frame || !r->rel) return -1;
     r->link.r = r;
     r->link.link.ops = &link_ops;
-    r->link.link.mtu = cfg->mtu;
+    r->link.link.mtu = mtu;
     r->link.link.name = "pkt";
     struct us_iface_config ic = {
-        .addr = r->addrs.local_ip, .prefix_len = PKT_DEFAULT_PREFIX, .mtu = cfg->mtu};
+        .addr = r->addrs.local_ip, .prefix_len = PKT_DEFAULT_PREFIX, .mtu = mtu};
     memcpy(ic.mac, r->addrs.local_mac, 6);
     r->iface = us_stack_add_iface(r->s, &r->link.link, &ic);
     if (r->iface < 0) return -1;
@@ -674,13 +685,6 @@ static int setup(struct runner *r, const struct pkt_exec_opts *o)
     r->mcfg.ts_tick_usecs = cfg->ts_tick_usecs;
     r->mcfg.tolerance_usecs = r->tol;
     return 0;
-}
-
-static bool script_sets(const struct pkt_script *s, const char *option)
-{
-    for (uint32_t i = 0; i < s->noptions; i++)
-        if (!strcmp(s->options[i].name, option)) return true;
-    return false;
 }
 
 void pkt_exec_opts_default(struct pkt_exec_opts *o)
