@@ -113,6 +113,8 @@ Test(pkt_exec, an_outbound_packet_must_come_within_the_tolerance)
           "sent at 1.000000 s, the script expects it at 1.100000 s (tolerance 0.004000 s)", NULL);
     /* A range is a window; the tolerance widens it. */
     passes(STRICT, CONNECTING "+0.5~+1.5 > S 0:0(0) <...>\n");
+    fails(STRICT, CONNECTING "+1.5~+2 > S 0:0(0) <...>\n",
+          "sent at 1.000000 s, the script expects it between 1.500000 and 2.000000 s", NULL);
     passes(STRICT, CONNECTING "+0.997 > S 0:0(0) <...>\n");
     /* `*`: whenever it comes. */
     passes(STRICT, CONNECTING "* > S 0:0(0) <...>\n");

@@ -433,11 +433,16 @@ static bool expect_segments(struct runner *r, const struct pkt_event *ev, const 
             return false;
         }
         if (!w->any && (o.time < lo || o.time > hi)) {
+            char want[80], t4[32];
+            if (w->end != w->start)
+                snprintf(want, sizeof(want), "between %s and %s s", secs(t2, sizeof(t2), w->start),
+                         secs(t4, sizeof(t4), w->end));
+            else
+                snprintf(want, sizeof(want), "at %s s", secs(t2, sizeof(t2), w->start));
             fail(r, ev,
-                 "timing: the outbound packet was sent at %s s, the script expects it at %s s "
+                 "timing: the outbound packet was sent at %s s, the script expects it %s "
                  "(tolerance %s s)",
-                 secs(t1, sizeof(t1), o.time), secs(t2, sizeof(t2), w->start),
-                 secs(t3, sizeof(t3), r->tol));
+                 secs(t1, sizeof(t1), o.time), want, secs(t3, sizeof(t3), r->tol));
             return false;
         }
         *sent = o.time;
