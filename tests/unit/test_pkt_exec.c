@@ -181,7 +181,7 @@ Test(pkt_exec, a_blocking_call_nothing_completes_is_stopped_and_fails)
     fails(STRICT, ACCEPTED "+0...0.100 read(4, ..., 10) = 10\n",
           "t.pkt:9: error: read() was still blocked at 0.104000 s; the script expects it to "
           "return at 0.100000 s",
-          NULL);
+          "script line:  +0.000000...+0.100000 read(4, ..., 10) = 10", NULL);
     /* Without `...` a call must not block at all. */
     fails(STRICT, LISTEN "+0 accept(3, ..., ...) = 4\n", "accept() was still blocked", NULL);
 }

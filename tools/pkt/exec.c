@@ -145,6 +145,20 @@ static char *secs(char *buf, size_t cap, int64_t t)
     return buf;
 }
 
+/* The event as the script writes it, on one line (its first). */
+static char *event_text(const struct pkt_event *ev, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    FILE *f = fmemopen(buf, cap, "w");
+    if (!f) return buf;
+    pkt_event_print(f, ev);
+    fclose(f);
+    buf[cap - 1] = 0;
+    char *nl = strchr(buf, '\n');
+    if (nl) *nl = 0;
+    return buf;
+}
+
 /* ---- failures ---- */
 
 static void append(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -197,6 +211,12 @@ static void fail(struct runner *r, const struct pkt_event *ev, const char *fmt, 
     va_end(ap);
     size_t len = strlen(text);
     snprintf(text + len, sizeof(text) - len, " (%s mode)", pkt_mode_name(r->mode));
+    if (ev) {
+        char line[512];
+        len = strlen(text);
+        snprintf(text + len, sizeof(text) - len, "\n  script line:  %s",
+                 event_text(ev, line, sizeof(line)));
+    }
     fail_text(r, text);
 }
 
@@ -533,25 +553,6 @@ static void run_call(struct runner *r, const struct pkt_event *ev, const struct 
              secs(t3, sizeof(t3), r->tol));
 }
 
-/* The event in a few words, for -v. */
-static char *describe(const struct pkt_event *ev, char *buf, size_t cap)
-{
-    switch (ev->kind) {
-    case PKT_EV_PACKET:
-        return pkt_packet_format(buf, cap, &ev->u.packet);
-    case PKT_EV_SYSCALL:
-        snprintf(buf, cap, "%s()", ev->u.call.name);
-        return buf;
-    case PKT_EV_SHELL:
-        snprintf(buf, cap, "`%.200s` (%u settings)", ev->u.shell.command, ev->u.shell.nsettings);
-        return buf;
-    case PKT_EV_CODE:
-        snprintf(buf, cap, "%%{ %s }%%", ev->u.code.tcpi_state ? "tcpi_state" : "not run");
-        return buf;
-    }
-    return buf;
-}
-
 /* Runs the next event (r->next). */
 static void run_next(struct runner *r)
 {
@@ -560,7 +561,7 @@ static void run_next(struct runner *r)
     if (r->verbose) {
         char t[32], what[512];
         fprintf(r->verbose, "%s:%u: %s s: %s\n", r->path, ev->pos.line,
-                w.any ? "*" : secs(t, sizeof(t), w.start), describe(ev, what, sizeof(what)));
+                w.any ? "*" : secs(t, sizeof(t), w.start), event_text(ev, what, sizeof(what)));
     }
     switch (ev->kind) {
     case PKT_EV_PACKET:
