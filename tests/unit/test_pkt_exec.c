@@ -311,3 +311,15 @@ Test(pkt_exec, mss_and_mtu_options_set_the_link)
     passes(STRICT, "--mtu=9000\n" LISTEN "+0 < S 0:0(0) win 32792 <mss 1460,nop,wscale 7>\n"
                    "+0 > S. 0:0(0) ack 1 <mss 8960,nop,wscale 7>\n");
 }
+
+Test(pkt_exec, a_blocking_call_times_out_before_a_later_packet)
+{
+    /* SO_RCVTIMEO of 0.1 s: the read gives up before the data that comes
+     * 2 ms later (which is still within the read's tolerance). */
+    passes(STRICT, ACCEPTED
+           "+0 setsockopt(4, SOL_SOCKET, SO_RCVTIMEO, {tv_sec=0, tv_usec=100000}, 16) = 0\n"
+           "+0...0.100 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n"
+           "+.102 < P. 1:11(10) ack 1 win 257\n"
+           "+.04 > . 1:1(0) ack 11\n"
+           "+0 read(4, ..., 10) = 10\n");
+}

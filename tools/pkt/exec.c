@@ -611,7 +611,7 @@ static int drv_wait(void *ctx, us_time_t until)
         int64_t at = w.any ? now : w.start;
         /* A `>` line runs when its segment is there or its window opens. */
         if (outbound) at = r->out_n ? now : max64(now, w.start - r->tol);
-        if (runs && at <= r->call_limit && (outbound || at <= next)) {
+        if (runs && at <= limit && (outbound || at <= next)) {
             if (!outbound && at > now) advance(r, at);
             run_next(r);
             return 0;
