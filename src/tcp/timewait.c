@@ -152,7 +152,9 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
          * that resets the connection (RFC 9293 §3.10.7.4 fourth, as
          * tcp_process() does for the other synchronized states). */
         uint32_t syn_wnd = (uint32_t)tw->rcv_wnd << tw->rcv_wscale;
-        if (!s->cfg.tcp.rfc5961 && seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + syn_wnd + 1)) {
+        bool in_window =
+            syn_wnd ? seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + syn_wnd) : sg->seq == tw->rcv_nxt;
+        if (!s->cfg.tcp.rfc5961 && in_window) {
             tcp_send_raw(s, tw->node.laddr, tw->node.lport, tw->node.raddr, tw->node.rport,
                          tw->snd_nxt, tw->rcv_nxt, TH_RST | TH_ACK, 0, NULL, 0);
             tw_kill(s, tw, "rcv SYN");
