@@ -18,7 +18,7 @@ static const struct command commands[] = {
     {"echo", cmd_echo, "a TCP (or UDP) echo server on a TAP; --upper answers in capitals"},
     {"connect", cmd_connect, "connect to HOST PORT through a TAP; stdin/stdout like nc"},
     {"diagram", cmd_diagram, "draw a TCP connection from a pcap as a sequence diagram"},
-    {"pkt", cmd_pkt, "parse packetdrill scripts (ustack pkt parse FILE.pkt...)"},
+    {"pkt", cmd_pkt, "run or parse packetdrill scripts (ustack pkt run FILE.pkt|DIR...)"},
     {"scenario", cmd_scenario, "the scenario book: textbook TCP situations, played and checked"},
     {"http", cmd_http, "a static-file HTTP/1.1 server on a TAP (GET, HEAD, keep-alive)"},
     {"run", cmd_run, "bring a stack up on a TAP; answer ARP and ping until interrupted"},

@@ -86,6 +86,7 @@
     X(tcp_syncookies_recv, "valid SYN cookies received")                         \
     X(tcp_syncookies_failed, "invalid SYN cookies received")                     \
     X(tcp_synack_retransmits, "SYN-ACKs retransmitted")                          \
+    X(tcp_defer_accept_drops, "bare ACKs held back by TCP_DEFER_ACCEPT")         \
     X(tcp_tw_entered, "connections that entered TIME-WAIT")                      \
     X(tcp_tw_recycled, "TIME-WAIT entries reused by a new SYN (RFC 6191)")       \
     X(tcp_tw_overflow, "TIME-WAIT entries not kept: cap reached")                \

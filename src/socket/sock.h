@@ -24,7 +24,6 @@ struct sock {
     struct tcb *tcb;           /* stream, unless listening */
     struct listener *lst;      /* stream, listening */
     struct udp_sock *udp;      /* datagram */
-    uint32_t defer_accept;     /* TCP_DEFER_ACCEPT, seconds */
 };
 
 struct sock_table {

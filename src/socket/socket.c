@@ -757,7 +757,8 @@ static int set_tcp_opt(struct us_stack *s, struct sock *sk, int name, const void
         set->user_timeout = US_MSEC(v);
         return 0;
     case TCP_DEFER_ACCEPT:
-        sk->defer_accept = v < 0 ? 0 : (uint32_t)v;
+        /* Kept with the settings a listener takes from its socket. */
+        set->defer_accept = v < 0 ? 0 : (uint32_t)v;
         return 0;
     case TCP_QUICKACK:
         if (t) {
@@ -876,7 +877,7 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, so
         rc = put_int(val, len, (int)(set->user_timeout / 1000u));
         break;
     case TCP_DEFER_ACCEPT:
-        rc = put_int(val, len, (int)sk->defer_accept);
+        rc = put_int(val, len, (int)set->defer_accept);
         break;
     case TCP_CONGESTION: {
         const char *n = cc_name(set->cc);

@@ -654,10 +654,15 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         case US_TCP_FIN_WAIT_1:
         case US_TCP_FIN_WAIT_2:
         case US_TCP_CLOSE_WAIT:
+        case US_TCP_CLOSING:
+        case US_TCP_LAST_ACK:
+            /* The RFC only closes in CLOSING and LAST-ACK, but a socket
+             * shut down for writing is still open: like Linux (tcp_reset)
+             * and BSD, tell it the connection was reset. */
             set_error(t, ECONNRESET);
             break;
         default:
-            break; /* CLOSING, LAST-ACK: just close */
+            break;
         }
         t->eof_error = ECONNRESET;
         tcb_close(s, t, "rcv RST");
@@ -672,9 +677,9 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         if (s->cfg.tcp.rfc5961 || t->state == US_TCP_SYN_RECEIVED) {
             tcp_challenge_ack(s, t);
         } else {
-            /* RFC 793's rule when RFC 5961 is off: reset. */
-            tcp_send_raw(s, t->node.laddr, t->node.lport, t->node.raddr, t->node.rport,
-                         t->snd_nxt, 0, TH_RST, 0, NULL, 0);
+            /* RFC 793's rule when RFC 5961 is off: reset, in the form of
+             * an abort (RST,ACK; timewait.c does the same). */
+            tcp_send_reset(s, t);
             set_error(t, ECONNRESET);
             tcb_close(s, t, "rcv SYN");
         }

@@ -13,6 +13,8 @@
  * listen(); when it is full the final ACK is dropped and counted, and the
  * handshake completes later, when the client's next segment (or our SYN-ACK
  * retransmission) arrives after accept() made room -- Linux's behaviour.
+ * With TCP_DEFER_ACCEPT (Linux) a bare final ACK does not complete the
+ * handshake while the deferral lasts; the first segment with data does.
  */
 #include <errno.h>
 #include <string.h>
@@ -137,18 +139,45 @@ static void syn_arm(struct us_stack *s, struct syn_entry *e)
     timer_set(&s->timers, &e->timer, s->now + rto);
 }
 
+/* TCP_DEFER_ACCEPT's seconds as a number of SYN-ACK timeouts, counted as
+ * Linux counts them (secs_to_retrans): the first after rto_initial, each
+ * next after twice as long, capped at rto_max; the count whose timeouts
+ * add up to at least the seconds asked. 0 when deferral is off. */
+static unsigned defer_timeouts(const struct us_stack *s, const struct listener *l)
+{
+    uint32_t secs = l->set.defer_accept;
+    if (!secs) return 0;
+    us_time_t timeout = s->cfg.tcp.rto_initial, period = timeout;
+    unsigned n = 1;
+    while (US_SEC(secs) > period && n < 255) {
+        n++;
+        timeout = min_u64(timeout * 2, s->cfg.tcp.rto_max);
+        period += timeout;
+    }
+    return n;
+}
+
 static void syn_timer_fire(struct us_timer *tm, us_time_t now, void *ctx)
 {
     struct us_stack *s = ctx;
     struct syn_entry *e = container_of(tm, struct syn_entry, timer);
-    if (e->retries >= s->cfg.tcp.synack_retries) {
+    /* With TCP_DEFER_ACCEPT the deferral sets how long the entry lives; a
+     * peer that sent its bare ACK is not sent SYN-ACKs while it is waited
+     * for, except once as the deferral ends: a last chance to send data or
+     * the ACK that now completes the handshake (Linux's syn_ack_recalc). */
+    unsigned defer = defer_timeouts(s, e->l);
+    unsigned max = defer ? defer : s->cfg.tcp.synack_retries;
+    bool acked = e->flags & SYNF_ACKED;
+    if (e->retries >= max && (!acked || e->retries >= defer)) {
         stat_inc(s, US_C_tcp_attempt_fails);
         syn_drop(s, e, US_TCP_CLOSED, "SYN-ACK retries exhausted");
         return;
     }
     e->retries++;
-    stat_inc(s, US_C_tcp_synack_retransmits);
-    send_synack(s, e);
+    if (!acked || e->retries >= defer) {
+        stat_inc(s, US_C_tcp_synack_retransmits);
+        send_synack(s, e);
+    }
     syn_arm(s, e);
 }
 
@@ -296,6 +325,14 @@ void syn_entry_input(struct us_stack *s, struct syn_entry *e, struct segment *sg
     if (!(sg->seq == rcv_nxt || (seg_len(sg) && seq_in(sg->seq, rcv_nxt, rcv_nxt + wnd)))) {
         tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport, e->iss + 1,
                      rcv_nxt, TH_ACK, (uint16_t)wnd, NULL, 0);
+        return;
+    }
+    /* TCP_DEFER_ACCEPT (Linux): a bare ACK does not complete the handshake
+     * while the deferral lasts; data or a FIN does. The entry remembers it
+     * was ACKed (its SYN-ACKs stop, syn_timer_fire). */
+    if (seg_len(sg) == 0 && e->retries < defer_timeouts(s, l)) {
+        e->flags |= SYNF_ACKED;
+        stat_inc(s, US_C_tcp_defer_accept_drops);
         return;
     }
     complete(s, l, e, true, e->peer_mss, sg);

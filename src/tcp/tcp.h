@@ -130,6 +130,7 @@ struct tcp_settings {
     us_time_t linger2;        /* orphaned FIN-WAIT-2 lifetime */
     uint16_t keepcnt;
     uint16_t maxseg;          /* TCP_MAXSEG; 0: from the MTU */
+    uint32_t defer_accept;    /* TCP_DEFER_ACCEPT, seconds; 0: off */
     bool keepalive, nodelay, cork, reuseaddr;
     uint8_t cc;               /* enum cc_algo */
 };
@@ -295,7 +296,12 @@ struct syn_entry {
     uint8_t flags;             /* SYNF_* */
     struct us_timer timer;
 };
-enum { SYNF_SACK = 1, SYNF_TS = 2, SYNF_WS = 4 };
+enum {
+    SYNF_SACK = 1,
+    SYNF_TS = 2,
+    SYNF_WS = 4,
+    SYNF_ACKED = 8, /* a bare ACK came while TCP_DEFER_ACCEPT held the handshake */
+};
 
 struct listener {
     struct listener *hnext;

@@ -131,10 +131,13 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
     if ((sg->flags & TH_SYN) && !(sg->flags & TH_ACK)) {
         /* RFC 6191: a new incarnation may start if its SYN is clearly newer:
          * a larger timestamp when both use them, else a larger sequence
-         * number (the BSD rule). */
+         * number (the BSD rule). A SYN that also carries FIN opens nothing
+         * (listeners drop it, listen.c), so it must not end TIME-WAIT: it
+         * is answered as any SYN in a synchronized state. */
         bool by_ts = tw->ts_ok && sg->opt.has_ts;
-        bool newer = by_ts ? (int32_t)(sg->opt.ts_val - tw->ts_recent) > 0
-                           : seq_gt(sg->seq, tw->rcv_nxt);
+        bool newer = !(sg->flags & TH_FIN) &&
+                     (by_ts ? (int32_t)(sg->opt.ts_val - tw->ts_recent) > 0
+                            : seq_gt(sg->seq, tw->rcv_nxt));
         if (newer) {
             struct listener *l = listener_lookup(s, sg->dst, sg->dport);
             stat_inc(s, US_C_tcp_tw_recycled);
@@ -143,6 +146,18 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
                 listen_input(s, l, sg);
             else
                 tcp_send_reset_reply(s, sg);
+            return;
+        }
+        /* RFC 5961 off: RFC 793's rule, a SYN in the window is an error
+         * that resets the connection (RFC 9293 §3.10.7.4 fourth, as
+         * tcp_process() does for the other synchronized states). */
+        uint32_t syn_wnd = (uint32_t)tw->rcv_wnd << tw->rcv_wscale;
+        bool in_window =
+            syn_wnd ? seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + syn_wnd) : sg->seq == tw->rcv_nxt;
+        if (!s->cfg.tcp.rfc5961 && in_window) {
+            tcp_send_raw(s, tw->node.laddr, tw->node.lport, tw->node.raddr, tw->node.rport,
+                         tw->snd_nxt, tw->rcv_nxt, TH_RST | TH_ACK, 0, NULL, 0);
+            tw_kill(s, tw, "rcv SYN");
             return;
         }
         /* Otherwise an ACK (RFC 9293 / RFC 5961 §4). */
@@ -164,5 +179,8 @@ void tw_input(struct us_stack *s, struct tw_entry *tw, struct segment *sg)
     uint32_t len = seg_len(sg);
     bool acceptable = len ? seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd + 1)
                           : seq_in(sg->seq, tw->rcv_nxt, tw->rcv_nxt + wnd + 1);
+    /* RFC 9293 §3.10.7.4 fifth: an acceptable segment without the ACK bit
+     * is dropped, with no reply (a FIN alone must not draw an ACK). */
+    if (acceptable && !(sg->flags & TH_ACK)) return;
     if (!acceptable || len) tw_send_ack(s, tw);
 }

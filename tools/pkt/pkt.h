@@ -340,6 +340,9 @@ int pkt_define_parse(char *arg, struct pkt_define *d);
 /* Prints the script back in canonical script syntax: options, then one line
  * per event. Parsing the output gives the same script. */
 void pkt_script_print(FILE *out, const struct pkt_script *s);
+/* One event in script syntax, time first, ending with a newline (shell
+ * lines print the settings they carry as comments). */
+void pkt_event_print(FILE *f, const struct pkt_event *ev);
 /* One packet in script syntax, without time: "> S. 0:0(0) ack 1 <mss 1460>". */
 char *pkt_packet_format(char *buf, size_t cap, const struct pkt_packet *p);
 /* One option list in script syntax, without the angle brackets. */

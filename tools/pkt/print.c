@@ -237,7 +237,7 @@ static void print_shell(FILE *f, const struct pkt_shell *sh)
     }
 }
 
-static void print_event(FILE *f, const struct pkt_event *ev)
+void pkt_event_print(FILE *f, const struct pkt_event *ev)
 {
     char buf[512];
     print_time(f, &ev->time);
@@ -282,6 +282,6 @@ void pkt_script_print(FILE *f, const struct pkt_script *s)
             fprintf(f, "--%s\n", o->name);
     }
     if (s->init) print_shell(f, &s->init->shell);
-    for (uint32_t i = 0; i < s->nevents; i++) print_event(f, &s->events[i]);
+    for (uint32_t i = 0; i < s->nevents; i++) pkt_event_print(f, &s->events[i]);
     if (s->cleanup) print_shell(f, &s->cleanup->shell);
 }
