@@ -314,6 +314,11 @@ static void help(void)
            "ustack is better). Benchmarks needing namespaces or a TAP are skipped\n"
            "without root. Benchmarks:\n");
     for (size_t i = 0; i < N_BENCHES; i++) printf("  %-13s %s\n", benches[i].name, benches[i].what);
+    printf("\nOptions:\n"
+           "  NAME...       which benchmarks (default: all)\n"
+           "  --json FILE   also write every figure to FILE (default: none)\n"
+           "  --quick       a seconds-long smoke run (default: off)\n"
+           "  --runs N      runs per figure (default: 5)\n");
 }
 
 int cmd_bench(int argc, char **argv)

@@ -73,7 +73,7 @@ for cmd in $COMMANDS; do
     HELP=$(cat "$TMP/out")
     # The options it lists, from lines that start with one (the usage line
     # and the option table).
-    OPTS=$(grep -E '^(Usage:|[[:space:]]+-)' <<<"$HELP" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
+    OPTS=$(grep -E '^(Usage:|[[:space:]]+-)' <<<"$HELP" | grep -oE -- '--[a-z][a-z0-9_-]*' | sort -u)
 
     # --- every listed option is known ---
     for opt in $OPTS; do

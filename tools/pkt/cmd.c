@@ -35,7 +35,7 @@ static void help(void)
            "  -q               print nothing for scripts that parse\n"
            "Exit status: 0 when every script parses, 2 otherwise.\n\n"
            "run: runs scripts against ustack in virtual time (DIRs: every *.pkt below).\n"
-           "  --mode strict|portable   how outbound packets are compared (strict)\n"
+           "  --mode strict|portable   how outbound packets are compared (default: strict)\n"
            "  --tolerance_usecs N      timing tolerance of the scripts named after it, for\n"
            "                           those that set none (packetdrill's 4000)\n"
            "  --expect FILE            compare each result with FILE (tests/pkt/expectations.tsv)\n"
