@@ -51,6 +51,7 @@ void us_stack_config_default(struct us_stack_config *cfg)
     t->congestion = "cubic";
     t->initial_cwnd = 10;
     t->slow_start_after_idle = true;
+    t->tlp = true;
     t->nagle = true;
     t->ephemeral_lo = 32768;
     t->ephemeral_hi = 60999;
@@ -117,9 +118,18 @@ void us_stack_free(struct us_stack *s)
     free(s);
 }
 
-const char *us_stack_name(const struct us_stack *s) { return s->name; }
-const struct us_stack_config *us_stack_config(const struct us_stack *s) { return &s->cfg; }
-struct us_tcp_config *us_stack_tcp_config(struct us_stack *s) { return &s->cfg.tcp; }
+const char *us_stack_name(const struct us_stack *s)
+{
+    return s->name;
+}
+const struct us_stack_config *us_stack_config(const struct us_stack *s)
+{
+    return &s->cfg;
+}
+struct us_tcp_config *us_stack_tcp_config(struct us_stack *s)
+{
+    return &s->cfg.tcp;
+}
 
 int us_stack_add_iface(struct us_stack *s, struct us_link *link, const struct us_iface_config *cfg)
 {
@@ -182,17 +192,29 @@ us_time_t us_stack_poll(struct us_stack *s, us_time_t now)
     return timer_wheel_next(&s->timers);
 }
 
-us_time_t us_stack_now(const struct us_stack *s) { return s->now; }
+us_time_t us_stack_now(const struct us_stack *s)
+{
+    return s->now;
+}
 
-us_time_t us_stack_next_timer(const struct us_stack *s) { return timer_wheel_next(&s->timers); }
+us_time_t us_stack_next_timer(const struct us_stack *s)
+{
+    return timer_wheel_next(&s->timers);
+}
 
 uint64_t us_stack_counter(const struct us_stack *s, enum us_counter c)
 {
     return (unsigned)c < US_C__COUNT ? s->ctr[c] : 0;
 }
-const uint64_t *us_stack_counters(const struct us_stack *s) { return s->ctr; }
+const uint64_t *us_stack_counters(const struct us_stack *s)
+{
+    return s->ctr;
+}
 
-unsigned us_stack_pbufs_in_use(const struct us_stack *s) { return s->pool.in_use; }
+unsigned us_stack_pbufs_in_use(const struct us_stack *s)
+{
+    return s->pool.in_use;
+}
 
 int us_stack_observe(struct us_stack *s, const struct us_observer *obs)
 {

@@ -71,6 +71,8 @@
     X(tcp_retransmits, "segments retransmitted")                                 \
     X(tcp_rto_expired, "retransmission timeouts")                                \
     X(tcp_fast_retransmits, "fast retransmits")                                  \
+    X(tcp_loss_probes, "tail loss probes sent (RFC 8985 §7)")                    \
+    X(tcp_early_retransmits, "early retransmits, below 3 dupacks (RFC 5827)")    \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                      \
     X(tcp_challenge_ratelimited, "challenge ACKs suppressed by the rate limit")  \
     X(tcp_ooo_segments, "out-of-order segments queued")                          \

@@ -25,8 +25,8 @@ extern "C" {
 /* Time in microseconds. */
 typedef uint64_t us_time_t;
 #define US_TIME_NEVER UINT64_MAX
-#define US_MSEC(ms) ((us_time_t)(ms) * 1000u)
-#define US_SEC(s) ((us_time_t)(s) * 1000000u)
+#define US_MSEC(ms)   ((us_time_t)(ms)*1000u)
+#define US_SEC(s)     ((us_time_t)(s)*1000000u)
 
 struct us_stack;
 struct us_link;
@@ -34,51 +34,56 @@ struct us_link;
 /* TCP tunables; each is also reachable per socket where Linux has a socket
  * option for it. Defaults follow Linux (docs/DESIGN.md §4). */
 struct us_tcp_config {
-    us_time_t msl;                 /* TIME-WAIT lasts 2*msl; default 30 s */
-    us_time_t fin_wait2_timeout;   /* orphaned FIN-WAIT-2 (TCP_LINGER2); 60 s */
-    us_time_t rto_initial;         /* RFC 6298 §2.1; 1 s */
-    us_time_t rto_min;             /* 200 ms, as Linux */
-    us_time_t rto_max;             /* 120 s, as Linux */
-    us_time_t delack_timeout;      /* delayed ACK; 40 ms */
-    unsigned syn_retries;          /* SYN retransmissions before ETIMEDOUT; 6 */
-    unsigned synack_retries;       /* SYN-ACK retransmissions; 5 */
-    unsigned retries2;             /* data retransmissions before giving up; 15 */
-    us_time_t keepalive_idle;      /* TCP_KEEPIDLE; 7200 s */
-    us_time_t keepalive_intvl;     /* TCP_KEEPINTVL; 75 s */
-    unsigned keepalive_probes;     /* TCP_KEEPCNT; 9 (the textbook's 10 is a setting) */
-    uint32_t sndbuf;               /* default SO_SNDBUF, bytes; 16384 */
-    uint32_t rcvbuf;               /* default SO_RCVBUF, bytes; 131072 */
-    uint32_t max_rcvbuf;           /* ceiling for SO_RCVBUF; 6 MiB */
-    uint32_t max_sndbuf;           /* ceiling for SO_SNDBUF; 4 MiB */
-    bool timestamps;               /* RFC 7323 timestamps */
-    bool window_scaling;           /* RFC 7323 window scale */
-    bool sack;                     /* RFC 2018 SACK */
-    bool rfc5961;                  /* challenge ACKs for in-window RST/SYN */
-    unsigned challenge_ack_limit;  /* challenge ACKs per second; 1000 */
-    int syncookies;                /* 0 off, 1 when the SYN queue is full, 2 always */
-    unsigned max_syn_backlog;      /* SYN-RECEIVED entries per listener; 256 */
-    unsigned max_tw;               /* TIME-WAIT entries per stack (tcp_max_tw_buckets) */
-    const char *congestion;        /* "cubic" (default) or "newreno" */
-    unsigned initial_cwnd;         /* segments; 10 (RFC 6928) */
-    bool slow_start_after_idle;    /* RFC 5681 §4.1 restart; on, as Linux */
-    bool nagle;                    /* default for new sockets (TCP_NODELAY off) */
-    uint16_t ephemeral_lo;         /* ephemeral port range; 32768 */
-    uint16_t ephemeral_hi;         /* 60999 */
-    uint16_t default_mss;          /* MSS assumed when the peer sends none; 536 */
-    uint32_t isn_fixed;            /* tests only: when non-zero, every ISN is this (e.g.
-                                      near 2^32 to exercise wrap-around); 0 = RFC 6528 */
+    us_time_t msl;                /* TIME-WAIT lasts 2*msl; default 30 s */
+    us_time_t fin_wait2_timeout;  /* orphaned FIN-WAIT-2 (TCP_LINGER2); 60 s */
+    us_time_t rto_initial;        /* RFC 6298 §2.1; 1 s */
+    us_time_t rto_min;            /* 200 ms, as Linux */
+    us_time_t rto_max;            /* 120 s, as Linux */
+    us_time_t delack_timeout;     /* delayed ACK; 40 ms */
+    unsigned syn_retries;         /* SYN retransmissions before ETIMEDOUT; 6 */
+    unsigned synack_retries;      /* SYN-ACK retransmissions; 5 */
+    unsigned retries2;            /* data retransmissions before giving up; 15 */
+    us_time_t keepalive_idle;     /* TCP_KEEPIDLE; 7200 s */
+    us_time_t keepalive_intvl;    /* TCP_KEEPINTVL; 75 s */
+    unsigned keepalive_probes;    /* TCP_KEEPCNT; 9 (the textbook's 10 is a setting) */
+    uint32_t sndbuf;              /* default SO_SNDBUF, bytes; 16384 */
+    uint32_t rcvbuf;              /* default SO_RCVBUF, bytes; 131072 */
+    uint32_t max_rcvbuf;          /* ceiling for SO_RCVBUF; 6 MiB */
+    uint32_t max_sndbuf;          /* ceiling for SO_SNDBUF; 4 MiB */
+    bool timestamps;              /* RFC 7323 timestamps */
+    bool window_scaling;          /* RFC 7323 window scale */
+    bool sack;                    /* RFC 2018 SACK */
+    bool rfc5961;                 /* challenge ACKs for in-window RST/SYN */
+    bool drop_synfin;             /* drop SYN+FIN in every state (FreeBSD's
+                                     net.inet.tcp.drop_synfin); off: only a
+                                     listener drops it, as Linux */
+    unsigned challenge_ack_limit; /* challenge ACKs per second; 1000 */
+    int syncookies;               /* 0 off, 1 when the SYN queue is full, 2 always */
+    unsigned max_syn_backlog;     /* SYN-RECEIVED entries per listener; 256 */
+    unsigned max_tw;              /* TIME-WAIT entries per stack (tcp_max_tw_buckets) */
+    const char *congestion;       /* "cubic" (default) or "newreno" */
+    unsigned initial_cwnd;        /* segments; 10 (RFC 6928) */
+    bool slow_start_after_idle;   /* RFC 5681 §4.1 restart; on, as Linux */
+    bool tlp;                     /* tail loss probes (RFC 8985 §7); on, as Linux's
+                                     tcp_early_retrans */
+    bool nagle;                   /* default for new sockets (TCP_NODELAY off) */
+    uint16_t ephemeral_lo;        /* ephemeral port range; 32768 */
+    uint16_t ephemeral_hi;        /* 60999 */
+    uint16_t default_mss;         /* MSS assumed when the peer sends none; 536 */
+    uint32_t isn_fixed;           /* tests only: when non-zero, every ISN is this (e.g.
+                                     near 2^32 to exercise wrap-around); 0 = RFC 6528 */
 };
 
 struct us_stack_config {
-    const char *name;        /* shown in logs and traces ("client"); copied */
-    uint64_t seed;           /* all randomness (ISNs, ports, IP IDs) derives from it */
-    unsigned max_mtu;        /* largest MTU of any interface; sizes packet buffers */
-    unsigned pbuf_max;       /* packet buffers in the pool; 1024 */
-    us_time_t arp_timeout;   /* ARP cache entry lifetime; 60 s */
-    us_time_t arp_retry;     /* ARP request retransmission interval; 1 s */
-    unsigned arp_tries;      /* requests before giving up; 3 */
-    unsigned arp_queue;      /* frames held per unresolved address; 8 */
-    unsigned max_sockets;    /* 0: unlimited */
+    const char *name;      /* shown in logs and traces ("client"); copied */
+    uint64_t seed;         /* all randomness (ISNs, ports, IP IDs) derives from it */
+    unsigned max_mtu;      /* largest MTU of any interface; sizes packet buffers */
+    unsigned pbuf_max;     /* packet buffers in the pool; 1024 */
+    us_time_t arp_timeout; /* ARP cache entry lifetime; 60 s */
+    us_time_t arp_retry;   /* ARP request retransmission interval; 1 s */
+    unsigned arp_tries;    /* requests before giving up; 3 */
+    unsigned arp_queue;    /* frames held per unresolved address; 8 */
+    unsigned max_sockets;  /* 0: unlimited */
     struct us_tcp_config tcp;
 };
 
@@ -101,7 +106,7 @@ struct us_iface_config {
     uint8_t mac[6];
     uint32_t addr;
     unsigned prefix_len;
-    unsigned mtu;            /* 0: the link's MTU */
+    unsigned mtu; /* 0: the link's MTU */
 };
 int us_stack_add_iface(struct us_stack *s, struct us_link *link, const struct us_iface_config *cfg);
 /* Default gateway (0 removes it). Returns 0 or -EINVAL. */
@@ -160,10 +165,10 @@ const char *us_tcp_state_name(enum us_tcp_state st);
 /* One state transition, reported by the TCP transition function. */
 struct us_state_event {
     us_time_t time;
-    uint32_t laddr, raddr;   /* host byte order */
+    uint32_t laddr, raddr; /* host byte order */
     uint16_t lport, rport;
     enum us_tcp_state from, to;
-    const char *cause;       /* "rcv SYN,ACK", "close()", "2MSL timeout", ... */
+    const char *cause; /* "rcv SYN,ACK", "close()", "2MSL timeout", ... */
     /* When a synchronized connection ends (-> TIME-WAIT or CLOSED), its
      * statistics (ustack/socket.h); NULL otherwise. */
     const struct us_tcp_info *info;
@@ -172,8 +177,8 @@ struct us_tcp_info;
 
 struct us_observer {
     /* Every frame the stack receives (before validation) or sends. */
-    void (*frame)(void *ctx, struct us_stack *s, int iface, enum us_dir dir,
-                  const uint8_t *frame, size_t len, us_time_t now);
+    void (*frame)(void *ctx, struct us_stack *s, int iface, enum us_dir dir, const uint8_t *frame,
+                  size_t len, us_time_t now);
     /* Every TCP state transition. */
     void (*state)(void *ctx, struct us_stack *s, const struct us_state_event *ev);
     void *ctx;
@@ -201,7 +206,7 @@ const struct us_driver *us_stack_driver(const struct us_stack *s);
 struct us_echo_reply {
     uint32_t from;
     uint16_t id, seq;
-    size_t len;               /* ICMP payload bytes */
+    size_t len; /* ICMP payload bytes */
     us_time_t time;
 };
 /* Sends an echo request with `len` payload bytes. 0 or negative errno. */

@@ -25,12 +25,15 @@
 #include "udp/udp.h"
 #include "ustack/socket.h"
 
-#define FD_BASE 3
+#define FD_BASE    3
 #define SOMAXCONN_ 4096
-#define MIN_SNDBUF 4608   /* Linux's SOCK_MIN_SNDBUF */
-#define MIN_RCVBUF 2304   /* Linux's SOCK_MIN_RCVBUF */
+#define MIN_SNDBUF 4608 /* Linux's SOCK_MIN_SNDBUF */
+#define MIN_RCVBUF 2304 /* Linux's SOCK_MIN_RCVBUF */
 
-static struct sock_table *tab(struct us_stack *s) { return s->socks; }
+static struct sock_table *tab(struct us_stack *s)
+{
+    return s->socks;
+}
 
 int sock_init(struct us_stack *s)
 {
@@ -244,8 +247,8 @@ int us_listen(struct us_stack *s, int fd, int backlog)
      * listening themselves. */
     bind_put(s, t->bind);
     t->bind = NULL;
-    if (bind_check(s, ip, port, false) < 0 && (!t->set.reuseaddr || listener_lookup(s, ip, port) ||
-                                               bind_check(s, ip, port, true) < 0)) {
+    if (bind_check(s, ip, port, false) < 0 &&
+        (!t->set.reuseaddr || listener_lookup(s, ip, port) || bind_check(s, ip, port, true) < 0)) {
         t->bind = bind_get(s, ip, port, t->set.reuseaddr, false, true);
         return fail(EADDRINUSE);
     }
@@ -379,8 +382,7 @@ static ssize_t stream_send(struct us_stack *s, struct sock *sk, const uint8_t *b
     }
 }
 
-static ssize_t stream_recv(struct us_stack *s, struct sock *sk, uint8_t *buf, size_t len,
-                           int flags)
+static ssize_t stream_recv(struct us_stack *s, struct sock *sk, uint8_t *buf, size_t len, int flags)
 {
     struct tcb *t = sk->tcb;
     if (!t) return fail(ENOTCONN);
@@ -450,7 +452,8 @@ ssize_t us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags
     if (flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC)) return fail(EOPNOTSUPP);
     if (sk->type == SOCK_STREAM) {
         ssize_t n = stream_recv(s, sk, buf, len, flags);
-        if (n >= 0 && from && sk->tcb) fill_sin(from, fromlen, sk->tcb->node.raddr, sk->tcb->node.rport);
+        if (n >= 0 && from && sk->tcb)
+            fill_sin(from, fromlen, sk->tcb->node.raddr, sk->tcb->node.rport);
         return n;
     }
     bool nonblock = sk->nonblock || (flags & MSG_DONTWAIT);
@@ -761,11 +764,13 @@ static int set_tcp_opt(struct us_stack *s, struct sock *sk, int name, const void
         set->defer_accept = v < 0 ? 0 : (uint32_t)v;
         return 0;
     case TCP_QUICKACK:
+        /* As on Linux: 1 enters quick-ACK mode for a while, 0 leaves it
+         * (delayed ACKs from now on). Neither is permanent. */
         if (t) {
             if (v)
-                t->tf |= TF_QUICKACK;
+                tcp_enter_quickack(t);
             else
-                t->tf &= ~TF_QUICKACK;
+                t->quickacks = 0;
         }
         return 0;
     default:

@@ -6,14 +6,17 @@
 
 static void nr_init(struct us_stack *s, struct tcb *t) {}
 
-/* Slow start grows cwnd by the bytes acknowledged, at most one SMSS per ACK
- * (RFC 5681 §3.1, the RFC 3465 L=1 limit); congestion avoidance by one SMSS
- * per window of bytes acknowledged (appropriate byte counting). */
+/* Slow start grows cwnd by the bytes acknowledged, at most two SMSS per
+ * ACK (RFC 3465's L = 2*SMSS, which RFC 5681 §3.1 permits: a delayed ACK
+ * covering two segments then grows cwnd by two, as Linux's packet counting
+ * does); congestion avoidance by one SMSS per window of bytes acknowledged
+ * (appropriate byte counting). */
 void cc_reno_grow(struct tcb *t, uint32_t acked);
 void cc_reno_grow(struct tcb *t, uint32_t acked)
 {
     if (t->cwnd < t->ssthresh) {
-        t->cwnd += min_u32(acked, t->mss);
+        t->cwnd += min_u32(acked, 2u * t->mss);
+        if (t->cwnd > t->ssthresh && t->ssthresh != UINT32_MAX) t->cwnd = t->ssthresh;
         return;
     }
     t->bytes_acked_ca += acked;
@@ -35,9 +38,15 @@ static uint32_t nr_ssthresh(struct us_stack *s, struct tcb *t)
     return max_u32(flight / 2, 2 * (uint32_t)t->mss);
 }
 
-static void nr_on_timeout(struct us_stack *s, struct tcb *t) { t->ssthresh = nr_ssthresh(s, t); }
+static void nr_on_timeout(struct us_stack *s, struct tcb *t)
+{
+    t->ssthresh = nr_ssthresh(s, t);
+}
 
-static void nr_on_recovery_end(struct us_stack *s, struct tcb *t) { t->bytes_acked_ca = 0; }
+static void nr_on_recovery_end(struct us_stack *s, struct tcb *t)
+{
+    t->bytes_acked_ca = 0;
+}
 
 const struct cc_ops cc_newreno_ops = {
     .name = "newreno",

@@ -74,6 +74,13 @@ void tcp_input(struct us_stack *s, const struct ip_pkt *ip)
         stat_inc(s, US_C_drop_tcp_no_socket);
         return;
     }
+    /* SYN and FIN together open and close at once: no real stack sends
+     * that, scanners do. A listener always drops it (listen_input); this
+     * setting drops it everywhere, before it can reach any state. */
+    if (s->cfg.tcp.drop_synfin && (sg.flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN)) {
+        stat_inc(s, US_C_drop_tcp_bad_flags);
+        return;
+    }
     struct conn_node *n = conn_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
     if (n) {
         switch (n->kind) {
@@ -258,6 +265,7 @@ static void ack_new_data(struct us_stack *s, struct tcb *t, const struct segment
     t->rexmt_count = 0;
     t->first_rexmt = 0;
     t->persist_shift = 0;
+    t->tf &= ~TF_TLP_OUT; /* progress: a new tail may be probed */
     if (seq_geq(t->snd_una, t->snd_max))
         tcp_rexmt_stop(s, t);
     else if (!(t->tf & TF_PERSIST))
@@ -267,11 +275,12 @@ static void ack_new_data(struct us_stack *s, struct tcb *t, const struct segment
     const struct cc_ops *cc = cc_ops_of(t);
     if (t->ca_state == CA_RECOVERY || t->ca_state == CA_LOSS) {
         if (seq_geq(sg->ack, t->recover)) {
-            /* Full ACK: recovery is over (RFC 6582 §3.2 step 3). */
-            if (t->ca_state == CA_RECOVERY) {
-                uint32_t flight = t->snd_max - t->snd_una;
-                t->cwnd = min_u32(t->ssthresh, max_u32(flight, t->mss) + t->mss);
-            }
+            /* Full ACK: recovery is over (RFC 6582 §3.2 step 3). Of the
+             * RFC's two choices we take "cwnd = ssthresh", as Linux does:
+             * the other, min(ssthresh, FlightSize + SMSS), collapses cwnd
+             * to two segments whenever the full ACK covers everything in
+             * flight, and costs a delayed-ACK wait after every loss. */
+            if (t->ca_state == CA_RECOVERY) t->cwnd = t->ssthresh;
             t->ca_state = CA_OPEN;
             t->dupacks = 0;
             if (t->sb) {
@@ -349,6 +358,22 @@ static void enter_recovery(struct us_stack *s, struct tcb *t)
     tcp_rexmt_arm(s, t);
 }
 
+/* How many duplicate ACKs mean a loss: DupThresh, 3 (RFC 5681 §3.2) --
+ * unless fewer than four segments are outstanding and nothing new may be
+ * sent, when three can never come: then one less than the segments
+ * outstanding (RFC 5827 §3.1, early retransmit). A tail loss probe's ACK
+ * often finds a connection there. */
+static unsigned dup_thresh(const struct tcb *t)
+{
+    uint32_t out = t->snd_max - t->snd_una;
+    if (t->tf & TF_FIN_SENT) out--; /* the FIN is no segment of data */
+    uint32_t oseg = (out + t->mss - 1) / t->mss;
+    if (oseg >= 4 || oseg < 2) return 3;
+    seq_t edge = t->snd_una + t->snd_wnd;
+    if (tcp_unsent(t) && seq_gt(edge, t->snd_nxt) && t->cwnd > tcp_flight(t)) return 3;
+    return oseg - 1;
+}
+
 /* A duplicate ACK (RFC 5681 §2): nothing new acknowledged, no data, no
  * window change, data outstanding; or, with SACK, new data SACKed whatever
  * the window (RFC 6675 §2). */
@@ -361,13 +386,16 @@ static void dup_ack(struct us_stack *s, struct tcb *t, const struct segment *sg,
         return;
     }
     if (t->ca_state == CA_LOSS) return;
+    unsigned thresh = dup_thresh(t);
     bool sack_says_lost = (t->tf & TF_SACK_OK) && t->sb && new_sack &&
-                          sb_is_lost(t->sb, t->snd_una, t->mss);
+                          (sb_is_lost(t->sb, t->snd_una, t->mss) ||
+                           /* RFC 5827 §3.2: ER_thresh segments SACKed */
+                           (thresh < 3 && t->sb->sacked > (thresh - 1) * (uint32_t)t->mss));
     /* RFC 6582 §3.2 step 1: no new recovery before the previous one's end
      * is acknowledged (avoids multiple fast retransmits). */
-    bool fresh = seq_gt(t->snd_una, t->recover) || t->recover == t->snd_una ||
-                 t->recover == t->iss;
-    if ((t->dupacks >= 3 || sack_says_lost) && fresh) {
+    bool fresh = seq_gt(t->snd_una, t->recover) || t->recover == t->snd_una || t->recover == t->iss;
+    if ((t->dupacks >= thresh || sack_says_lost) && fresh) {
+        if (thresh < 3) stat_inc(s, US_C_tcp_early_retransmits);
         enter_recovery(s, t);
         return;
     }
@@ -391,6 +419,16 @@ static bool rcvq_ready(struct us_stack *s, struct tcb *t)
 }
 
 static void deliver_fin(struct us_stack *s, struct tcb *t);
+
+/* Linux's quick-ACK mode (tcp_enter_quickack_mode): ACK every data segment at
+ * once for a while -- after the handshake (slow start needs the ACK clock,
+ * not a 40 ms delayed ACK per round) and after out-of-order data (the sender
+ * is recovering). RFC 1122 §4.2.3.2 allows delaying; it does not require it. */
+void tcp_enter_quickack(struct tcb *t)
+{
+    uint32_t wnd_segs = t->mss ? t->set.rcvbuf / (2u * t->mss) : 16;
+    t->quickacks = (uint16_t)(wnd_segs < 16 ? (wnd_segs ? wnd_segs : 1) : 16);
+}
 
 /* RFC 9293 §3.10.7.4 seventh, for [seq, seq+len) already trimmed to the
  * window. Returns false when the data had to be dropped. */
@@ -417,17 +455,22 @@ static void receive_text(struct us_stack *s, struct tcb *t, seq_t seq, const uin
                 t->rcv_nxt += more;
                 t->st.bytes_received += more;
             }
-            /* RFC 5681 §4.2: ACK at once when a segment fills a gap. */
+            /* RFC 5681 §4.2: ACK at once when a segment fills a gap; and,
+             * like Linux, stay quick for a while: the sender is recovering
+             * and every ACK clocks out data. */
             t->tf |= TF_ACK_NOW;
+            tcp_enter_quickack(t);
         }
-        if (t->ooo && !t->ooo->n && !(t->tf & TF_DSACK)) {
+        if (t->ooo && !t->ooo->n && !(t->tf & TF_DSACK) && !t->ooo->fin) {
             free(t->ooo);
             t->ooo = NULL;
         }
-        /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second full
-         * segment is acknowledged at once; otherwise the delayed-ACK timer. */
-        if (len >= t->mss) t->rcv_segs++;
-        if (t->rcv_segs >= 2 || (t->tf & TF_QUICKACK))
+        /* RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second
+         * full-sized segment is acknowledged at once. Counted in bytes, as
+         * Linux does (__tcp_ack_snd_check): more than one MSS not yet
+         * acknowledged, so a short segment followed by a full one does not
+         * wait for the timer. Otherwise, the delayed-ACK timer. */
+        if (t->rcv_nxt - t->last_ack_sent > t->mss || t->quickacks)
             t->tf |= TF_ACK_NOW;
         else
             tcp_delack_arm(s, t);
@@ -455,6 +498,7 @@ static void receive_text(struct us_stack *s, struct tcb *t, seq_t seq, const uin
     /* RFC 5681 §4.2: an out-of-order segment is acknowledged at once (a
      * duplicate ACK, with SACK blocks). */
     t->tf |= TF_ACK_NOW;
+    tcp_enter_quickack(t);
 }
 
 static void deliver_fin(struct us_stack *s, struct tcb *t)
@@ -547,6 +591,7 @@ static void process_syn_sent(struct us_stack *s, struct tcb *t, struct segment *
         t->rcv_adv = t->rcv_nxt;
         tcp_set_state(s, t, US_TCP_ESTABLISHED, "rcv SYN,ACK");
         tcp_keepalive_reset(s, t);
+        tcp_enter_quickack(t);
         t->tf |= TF_ACK_NOW;
         /* Data or FIN in the SYN-ACK are processed like any segment's. */
         if (sg->len || (sg->flags & TH_FIN)) {
@@ -623,8 +668,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             /* Like Linux (tcp_invalid_ratelimit): answering out-of-window
              * segments that carry no data at most every 500 ms makes an ACK
              * war between two confused ends impossible. */
-            if (sg->len == 0 && t->last_oow_ack && s->now - t->last_oow_ack < US_MSEC(500))
-                return;
+            if (sg->len == 0 && t->last_oow_ack && s->now - t->last_oow_ack < US_MSEC(500)) return;
             t->last_oow_ack = s->now;
             tcp_send_ack(s, t);
             return;
@@ -696,8 +740,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
     }
     if (t->state == US_TCP_SYN_RECEIVED) {
         if (!(seq_lt(t->snd_una, sg->ack) && seq_leq(sg->ack, t->snd_max))) {
-            tcp_send_raw(s, sg->dst, sg->dport, sg->src, sg->sport, sg->ack, 0, TH_RST, 0, NULL,
-                         0);
+            tcp_send_raw(s, sg->dst, sg->dport, sg->src, sg->sport, sg->ack, 0, TH_RST, 0, NULL, 0);
             return;
         }
         if (t->parent && !listener_enqueue(s, t->parent, t)) return;
@@ -706,12 +749,14 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         t->snd_wl1 = sg->seq;
         t->snd_wl2 = sg->ack;
         tcp_rexmt_stop(s, t);
-        if (t->rexmt_count == 0 && t->rtt_time) rto_sample(s, t, s->now - t->rtt_time);
+        if (t->rexmt_count == 0 && t->rtt_time != US_TIME_NEVER)
+            rto_sample(s, t, s->now - t->rtt_time);
         t->backoff = 0;
         t->rexmt_count = 0;
         cc_init(s, t);
         tcp_set_state(s, t, US_TCP_ESTABLISHED, "rcv ACK");
         tcp_keepalive_reset(s, t);
+        tcp_enter_quickack(t);
     }
 
     bool new_sack = false;
@@ -720,7 +765,8 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
         if (t->sb) {
             uint32_t before = t->sb->sacked;
             uint8_t nb = t->sb->n;
-            sb_update(t->sb, seq_max(t->snd_una, sg->ack), t->snd_max, sg->opt.sack, sg->opt.n_sack);
+            sb_update(t->sb, seq_max(t->snd_una, sg->ack), t->snd_max, sg->opt.sack,
+                      sg->opt.n_sack);
             new_sack = t->sb->sacked != before || t->sb->n != nb;
         }
     }
@@ -817,10 +863,26 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             return;
         }
         if (len) receive_text(s, t, seq, data, len);
-        if (seq != t->rcv_nxt && seq_gt(seq, t->rcv_nxt) && fin) {
-            /* An out-of-order FIN: remembered by the peer's retransmission. */
-            fin = false;
+    }
+    if (fin && seq_gt(sg->seq + sg->len, t->rcv_nxt)) {
+        /* A FIN beyond a gap: remembered, and acted on when the gap fills
+         * (otherwise only a retransmission of it, maybe by timeout, would
+         * end the stream). */
+        if (!t->ooo) t->ooo = calloc(1, sizeof(*t->ooo));
+        if (t->ooo) {
+            t->ooo->fin = true;
+            t->ooo->fin_seq = sg->seq + sg->len;
         }
+        fin = false;
+    }
+    if (!fin && t->ooo && t->ooo->fin && t->ooo->fin_seq == t->rcv_nxt &&
+        (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
+         t->state == US_TCP_FIN_WAIT_2 || t->state == US_TCP_SYN_RECEIVED)) {
+        /* The gap before a remembered FIN has just filled. */
+        t->ooo->fin = false;
+        fin = true;
+        sg->seq = t->rcv_nxt;
+        sg->len = 0;
     }
 
     /* Eighth, check the FIN bit. */

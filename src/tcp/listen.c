@@ -41,8 +41,8 @@ struct listener *listener_lookup(struct us_stack *s, uint32_t laddr, uint16_t lp
     return any;
 }
 
-struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport,
-                              uint32_t backlog, const struct tcp_settings *set, bool reuse)
+struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t backlog,
+                              const struct tcp_settings *set, bool reuse)
 {
     struct tcp_stack *ts = tcpst(s);
     struct listener *l = objpool_get(&ts->listeners);
@@ -62,7 +62,10 @@ struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport
     return l;
 }
 
-void listener_set_backlog(struct listener *l, uint32_t backlog) { l->backlog = backlog; }
+void listener_set_backlog(struct listener *l, uint32_t backlog)
+{
+    l->backlog = backlog;
+}
 
 /* ---- SYN-RECEIVED entries ---- */
 
@@ -101,8 +104,8 @@ static void syn_drop(struct us_stack *s, struct syn_entry *e, enum us_tcp_state 
 static size_t synack_options(struct us_stack *s, uint8_t *o, const struct syn_entry *e,
                              uint16_t our_mss)
 {
-    uint32_t ts_val = tcp_ts_now(s, tcp_ts_offset(s, e->node.laddr, e->node.lport,
-                                                  e->node.raddr, e->node.rport));
+    uint32_t ts_val =
+        tcp_ts_now(s, tcp_ts_offset(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport));
     return tcp_write_syn_options(o, our_mss, e->flags & SYNF_SACK, e->flags & SYNF_TS, ts_val,
                                  e->ts_recent, e->flags & SYNF_WS, e->rcv_wscale);
 }
@@ -128,8 +131,8 @@ static void send_synack(struct us_stack *s, struct syn_entry *e)
     uint8_t o[TCP_MAX_OPTLEN];
     uint16_t mss = our_mss_for(s, e->node.raddr, &e->l->set);
     size_t n = synack_options(s, o, e, mss);
-    tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport, e->iss,
-                 e->irs + 1, TH_SYN | TH_ACK, synack_window(e->l, mss, e->flags & SYNF_TS), o, n);
+    tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport, e->iss, e->irs + 1,
+                 TH_SYN | TH_ACK, synack_window(e->l, mss, e->flags & SYNF_TS), o, n);
 }
 
 static void syn_arm(struct us_stack *s, struct syn_entry *e)
@@ -209,7 +212,7 @@ static void read_syn(struct us_stack *s, const struct listener *l, const struct 
 /* A full control block for a handshake that completes now, in SYN-RECEIVED
  * (that transition was already reported for the compact form). */
 static struct tcb *materialize(struct us_stack *s, struct listener *l, const struct syn_entry *e,
-                               uint16_t peer_mss)
+                               bool real, uint16_t peer_mss)
 {
     struct tcb *t = tcb_alloc(s, &l->set);
     if (!t) return NULL;
@@ -254,11 +257,20 @@ static struct tcb *materialize(struct us_stack *s, struct listener *l, const str
     t->last_rx = s->now;
     t->parent = l;
     rto_init(s, t);
+    /* The handshake's RTT (RFC 6298 §2, Karn's rule: only a SYN-ACK sent
+     * once): its send time is the timer's expiry less the first timeout,
+     * so the entry needs no field for it. A cookie has no entry; with
+     * timestamps the ACK's TSecr gives the sample instead. */
+    if (real && e->retries == 0 && !(e->flags & SYNF_ACKED) && timer_pending(&e->timer))
+        t->rtt_time = e->timer.expires - s->cfg.tcp.rto_initial;
     tcp_state_adopt(t, US_TCP_SYN_RECEIVED);
     return t;
 }
 
-static bool acceptq_full(const struct listener *l) { return l->acc_count >= l->backlog; }
+static bool acceptq_full(const struct listener *l)
+{
+    return l->acc_count >= l->backlog;
+}
 
 /* The final ACK of a handshake, for entry `e` (or a cookie when e is only
  * a stack copy that is not in the table). */
@@ -270,7 +282,7 @@ static void complete(struct us_stack *s, struct listener *l, struct syn_entry *e
         stat_inc(s, US_C_tcp_listen_overflows);
         return;
     }
-    struct tcb *t = materialize(s, l, e, peer_mss);
+    struct tcb *t = materialize(s, l, e, real, peer_mss);
     if (!t) return;
     if (real) syn_free(s, e);
     conn_insert(s, &t->node);
@@ -295,8 +307,8 @@ void syn_entry_input(struct us_stack *s, struct syn_entry *e, struct segment *sg
             }
         } else if (seq_in(sg->seq, rcv_nxt, rcv_nxt + wnd)) {
             stat_inc(s, US_C_tcp_challenge_acks);
-            tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport,
-                         e->iss + 1, rcv_nxt, TH_ACK, (uint16_t)wnd, NULL, 0);
+            tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport, e->iss + 1,
+                         rcv_nxt, TH_ACK, (uint16_t)wnd, NULL, 0);
             return;
         }
         stat_inc(s, US_C_drop_tcp_bad_rst);
@@ -420,8 +432,8 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
             n = tcp_write_syn_options(o, our, false, false, 0, 0, false, 0);
         }
         stat_inc(s, US_C_tcp_syncookies_sent);
-        tcp_send_raw(s, sg->dst, sg->dport, sg->src, sg->sport, e.iss, sg->seq + 1,
-                     TH_SYN | TH_ACK, synack_window(l, our, e.flags & SYNF_TS), o, n);
+        tcp_send_raw(s, sg->dst, sg->dport, sg->src, sg->sport, e.iss, sg->seq + 1, TH_SYN | TH_ACK,
+                     synack_window(l, our, e.flags & SYNF_TS), o, n);
         return;
     }
     struct syn_entry *e = objpool_get(&tcpst(s)->syns);

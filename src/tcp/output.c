@@ -23,7 +23,10 @@ seq_t tcp_sndq_seq(const struct tcb *t)
     return (t->tf & TF_SYN_ACKED) ? t->snd_una : t->iss + 1;
 }
 
-static uint32_t sndq_len(const struct tcb *t) { return t->sndq ? t->sndq->len : 0; }
+static uint32_t sndq_len(const struct tcb *t)
+{
+    return t->sndq ? t->sndq->len : 0;
+}
 
 uint32_t tcp_unsent(const struct tcb *t)
 {
@@ -87,9 +90,9 @@ static uint16_t syn_window(const struct tcb *t, bool ts)
     return (uint16_t)space;
 }
 
-int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport, seq_t seq, seq_t ack, uint8_t flags, uint16_t wnd,
-                 const uint8_t *opts, size_t optlen)
+int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 seq_t seq, seq_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
+                 size_t optlen)
 {
     struct pbuf *p = pbuf_alloc(&s->pool);
     if (!p) {
@@ -169,7 +172,7 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
     cap = cap > optlen ? cap - (uint32_t)optlen : 0;
     if (len > cap) {
         len = cap;
-        flags &= (uint8_t)~(TH_FIN | TH_PSH);
+        flags &= (uint8_t) ~(TH_FIN | TH_PSH);
     }
     if (len) {
         uint32_t off = seq - tcp_sndq_seq(t);
@@ -189,10 +192,11 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
     wr16(h + 16, csum_fold(csum_add(sum, h, p->len)));
 
     if (flags & TH_ACK) {
+        /* An ACK that acknowledges new data uses up one quick ACK. */
+        if (t->quickacks && seq_gt(t->rcv_nxt, t->last_ack_sent)) t->quickacks--;
         t->last_ack_sent = t->rcv_nxt;
         t->tf &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE | TF_DSACK);
         t->delack_at = US_TIME_NEVER;
-        t->rcv_segs = 0;
     }
     t->st.segs_out++;
     if (len) {
@@ -300,7 +304,7 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         break;
     }
 
-    bool sent_any = false;
+    bool sent_any = false, sent_new = false;
     if (t->ca_state == CA_RECOVERY && t->sb && (t->tf & TF_SACK_OK)) {
         while (tcp_flight(t) + t->mss <= t->cwnd && send_hole(s, t)) sent_any = true;
     }
@@ -355,6 +359,8 @@ void tcp_output(struct us_stack *s, struct tcb *t)
             send_fin = false;
         }
         sent_any = true;
+        if (!retrans) sent_new = true;
+        if (!retrans && len) t->last_seg_len = (uint16_t)len;
         if (retrans) {
             t->st.total_retrans++;
             t->st.bytes_retrans += len;
@@ -367,6 +373,7 @@ void tcp_output(struct us_stack *s, struct tcb *t)
             t->rtt_time = s->now;
         }
         t->snd_nxt = seq + len + (send_fin ? 1 : 0);
+        if (send_fin && !(t->tf & TF_FIN_SENT) && len == 0) t->tf |= TF_FIN_ALONE;
         if (send_fin) t->tf |= TF_FIN_SENT;
         t->snd_max = seq_max(t->snd_max, t->snd_nxt);
         if (!(t->tf & TF_PERSIST) && t->rexmt_at == US_TIME_NEVER) tcp_rexmt_arm(s, t);
@@ -380,6 +387,7 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         t->rexmt_at == US_TIME_NEVER)
         tcp_persist_arm(s, t);
 
+    if (sent_new) tcp_tlp_rearm(s, t);
     if (!sent_any && (t->tf & (TF_ACK_NOW | TF_WND_UPDATE))) tcp_send_ack(s, t);
 }
 

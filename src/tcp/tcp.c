@@ -14,9 +14,9 @@
 #include "ustack/socket.h"
 
 #define CONN_INITIAL_BUCKETS 256
-#define LISTEN_BUCKETS 64
-#define BIND_BUCKETS 1024
-#define RING_CACHE_MAX 32
+#define LISTEN_BUCKETS       64
+#define BIND_BUCKETS         1024
+#define RING_CACHE_MAX       32
 
 /* ---- connection table ---- */
 
@@ -90,7 +90,8 @@ void conn_remove(struct us_stack *s, struct conn_node *n)
 {
     if (!n->hashed) return;
     struct conn_table *ct = &tcpst(s)->conns;
-    struct conn_node **pp = &ct->b[conn_hash(ct, n->laddr, n->lport, n->raddr, n->rport) & ct->mask];
+    struct conn_node **pp =
+        &ct->b[conn_hash(ct, n->laddr, n->lport, n->raddr, n->rport) & ct->mask];
     while (*pp && *pp != n) pp = &(*pp)->hnext;
     if (*pp) {
         *pp = n->hnext;
@@ -113,8 +114,8 @@ struct bind_rec *bind_get(struct us_stack *s, uint32_t addr, uint16_t port, bool
     struct tcp_stack *ts = tcpst(s);
     struct bind_rec **head = bind_bucket(ts, port);
     for (struct bind_rec *b = *head; b; b = b->next)
-        if (b->port == port && b->addr == addr && b->reuse == reuse &&
-            b->listening == listening && b->explicit_ == explicit_) {
+        if (b->port == port && b->addr == addr && b->reuse == reuse && b->listening == listening &&
+            b->explicit_ == explicit_) {
             b->refs++;
             return b;
         }
@@ -191,7 +192,7 @@ uint16_t tcp_pick_ephemeral(struct us_stack *s, uint32_t laddr, uint32_t raddr, 
     for (uint32_t count = 0; count < num; count++) {
         uint16_t port = (uint16_t)(c->ephemeral_lo + (ts->next_ephemeral + offset) % num);
         ts->next_ephemeral++;
-        if (port_has_holders(s, port, true)) continue;        /* someone bind()s it */
+        if (port_has_holders(s, port, true)) continue;           /* someone bind()s it */
         if (conn_lookup(s, laddr, port, raddr, rport)) continue; /* live or TIME-WAIT */
         return port;
     }
@@ -307,6 +308,7 @@ struct tcb *tcb_alloc(struct us_stack *s, const struct tcp_settings *set)
         tcp_settings_default(s, &t->set);
     tcp_timer_init(t);
     t->rexmt_at = t->delack_at = t->keep_at = US_TIME_NEVER;
+    t->rtt_time = US_TIME_NEVER; /* 0 is a time: a stack's clock may start there */
     return t;
 }
 
@@ -389,8 +391,7 @@ unsigned tcp_destroy(struct us_stack *s)
         }
     }
     unsigned leaked = 0;
-    leaked += (unsigned)ts->syns.in_use + (unsigned)ts->tws.in_use +
-              (unsigned)ts->listeners.in_use;
+    leaked += (unsigned)ts->syns.in_use + (unsigned)ts->tws.in_use + (unsigned)ts->listeners.in_use;
     return leaked;
 }
 
@@ -464,4 +465,3 @@ void tcp_fill_info(struct us_stack *s, const struct tcb *t, struct us_tcp_info *
     i->probes = t->st.probes;
     snprintf(i->congestion, sizeof(i->congestion), "%s", cc_name(t->set.cc));
 }
-

@@ -36,30 +36,51 @@
 
 /* ---- sequence numbers (RFC 9293 §3.4): arithmetic mod 2^32 ---- */
 typedef uint32_t seq_t;
-static inline bool seq_lt(seq_t a, seq_t b) { return (int32_t)(a - b) < 0; }
-static inline bool seq_leq(seq_t a, seq_t b) { return (int32_t)(a - b) <= 0; }
-static inline bool seq_gt(seq_t a, seq_t b) { return (int32_t)(a - b) > 0; }
-static inline bool seq_geq(seq_t a, seq_t b) { return (int32_t)(a - b) >= 0; }
-static inline seq_t seq_max(seq_t a, seq_t b) { return seq_gt(a, b) ? a : b; }
-static inline seq_t seq_min(seq_t a, seq_t b) { return seq_lt(a, b) ? a : b; }
+static inline bool seq_lt(seq_t a, seq_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+static inline bool seq_leq(seq_t a, seq_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+static inline bool seq_gt(seq_t a, seq_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+static inline bool seq_geq(seq_t a, seq_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+static inline seq_t seq_max(seq_t a, seq_t b)
+{
+    return seq_gt(a, b) ? a : b;
+}
+static inline seq_t seq_min(seq_t a, seq_t b)
+{
+    return seq_lt(a, b) ? a : b;
+}
 /* lo <= x < hi, all mod 2^32 */
-static inline bool seq_in(seq_t x, seq_t lo, seq_t hi) { return seq_leq(lo, x) && seq_lt(x, hi); }
+static inline bool seq_in(seq_t x, seq_t lo, seq_t hi)
+{
+    return seq_leq(lo, x) && seq_lt(x, hi);
+}
 
 /* ---- header ---- */
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
-#define TH_URG 0x20
-#define TH_ECE 0x40
-#define TH_CWR 0x80
-#define TCP_HLEN 20
+#define TH_FIN         0x01
+#define TH_SYN         0x02
+#define TH_RST         0x04
+#define TH_PSH         0x08
+#define TH_ACK         0x10
+#define TH_URG         0x20
+#define TH_ECE         0x40
+#define TH_CWR         0x80
+#define TCP_HLEN       20
 #define TCP_MAX_OPTLEN 40
-#define TCP_MAX_WSCALE 14     /* RFC 7323 §2.3 */
-#define TCP_MAX_WIN 65535u
-#define TCP_TS_OPTLEN 12      /* TS option with its two NOPs */
-#define TCP_MAX_SACK 4
+#define TCP_MAX_WSCALE 14 /* RFC 7323 §2.3 */
+#define TCP_MAX_WIN    65535u
+#define TCP_TS_OPTLEN  12 /* TS option with its two NOPs */
+#define TCP_MAX_SACK   4
 
 struct sack_block {
     seq_t left, right;
@@ -76,14 +97,14 @@ struct tcp_opts {
 
 /* A segment parsed once (STYLE.md: "parse, then act"). */
 struct segment {
-    uint32_t src, dst;        /* remote, local */
+    uint32_t src, dst; /* remote, local */
     uint16_t sport, dport;
     seq_t seq, ack;
     uint8_t flags;
-    uint16_t wnd;             /* as on the wire, unscaled */
+    uint16_t wnd; /* as on the wire, unscaled */
     uint16_t urp;
     const uint8_t *data;
-    uint32_t len;             /* payload bytes */
+    uint32_t len; /* payload bytes */
     struct tcp_opts opt;
     int iface;
 };
@@ -106,19 +127,19 @@ struct conn_node {
 
 struct conn_table {
     struct conn_node **b;
-    uint32_t mask;            /* buckets - 1 */
+    uint32_t mask; /* buckets - 1 */
     uint32_t count;
-    uint64_t key;             /* hash secret, from the stack's seed */
+    uint64_t key; /* hash secret, from the stack's seed */
 };
 
 /* ---- bind records: who holds a local port, for EADDRINUSE ---- */
 struct bind_rec {
     struct bind_rec *next;
-    uint32_t addr;            /* 0 = INADDR_ANY */
+    uint32_t addr; /* 0 = INADDR_ANY */
     uint16_t port;
-    bool reuse;               /* SO_REUSEADDR */
+    bool reuse; /* SO_REUSEADDR */
     bool listening;
-    bool explicit_;           /* by bind(), not picked by connect() */
+    bool explicit_; /* by bind(), not picked by connect() */
     uint32_t refs;
 };
 
@@ -126,13 +147,13 @@ struct bind_rec {
 struct tcp_settings {
     uint32_t sndbuf, rcvbuf;
     us_time_t keepidle, keepintvl;
-    us_time_t user_timeout;   /* 0: off (RFC 5482) */
-    us_time_t linger2;        /* orphaned FIN-WAIT-2 lifetime */
+    us_time_t user_timeout; /* 0: off (RFC 5482) */
+    us_time_t linger2;      /* orphaned FIN-WAIT-2 lifetime */
     uint16_t keepcnt;
-    uint16_t maxseg;          /* TCP_MAXSEG; 0: from the MTU */
-    uint32_t defer_accept;    /* TCP_DEFER_ACCEPT, seconds; 0: off */
+    uint16_t maxseg;       /* TCP_MAXSEG; 0: from the MTU */
+    uint32_t defer_accept; /* TCP_DEFER_ACCEPT, seconds; 0: off */
     bool keepalive, nodelay, cork, reuseaddr;
-    uint8_t cc;               /* enum cc_algo */
+    uint8_t cc; /* enum cc_algo */
 };
 
 enum cc_algo { CC_NEWRENO = 0, CC_CUBIC = 1 };
@@ -140,12 +161,12 @@ enum ca_state { CA_OPEN = 0, CA_DISORDER = 1, CA_RECOVERY = 2, CA_LOSS = 3 };
 
 /* CUBIC's state (RFC 9438 §4). */
 struct cubic {
-    us_time_t epoch_start;    /* 0: no epoch */
-    uint32_t w_max;           /* bytes */
+    us_time_t epoch_start; /* 0: no epoch */
+    uint32_t w_max;        /* bytes */
     uint32_t w_last_max;
-    uint32_t origin;          /* bytes: the plateau of the current curve */
-    uint32_t k_ms;            /* K, milliseconds */
-    uint32_t w_est;           /* Reno-friendly estimate, bytes */
+    uint32_t origin; /* bytes: the plateau of the current curve */
+    uint32_t k_ms;   /* K, milliseconds */
+    uint32_t w_est;  /* Reno-friendly estimate, bytes */
     uint32_t ack_cnt;
 };
 
@@ -161,29 +182,31 @@ struct tcp_stats {
 #define REASS_MAX_RANGES 8
 struct reass {
     uint8_t n;
-    uint8_t recent;           /* index of the range the last segment touched */
+    uint8_t recent;                        /* index of the range the last segment touched */
     struct sack_block r[REASS_MAX_RANGES]; /* sorted, disjoint, above rcv_nxt */
-    struct sack_block dsack;  /* the duplicate to report first (RFC 2883), with TF_DSACK */
+    struct sack_block dsack; /* the duplicate to report first (RFC 2883), with TF_DSACK */
+    bool fin;                /* a FIN arrived beyond a gap ... */
+    seq_t fin_seq;           /* ... with this sequence number */
 };
 
 /* The sender's scoreboard (sack.c). */
 #define SB_MAX 16
 struct scoreboard {
     uint8_t n;
-    struct sack_block r[SB_MAX];  /* sorted, disjoint, above snd_una */
-    uint32_t sacked;              /* bytes covered */
-    seq_t rtx_next;               /* next hole byte to consider in recovery */
-    seq_t high_rtx;               /* highest byte retransmitted this recovery */
+    struct sack_block r[SB_MAX]; /* sorted, disjoint, above snd_una */
+    uint32_t sacked;             /* bytes covered */
+    seq_t rtx_next;              /* next hole byte to consider in recovery */
+    seq_t high_rtx;              /* highest byte retransmitted this recovery */
 };
 
 /* tcb->tf */
 enum {
-    TF_SACK_OK = 1u << 0,     /* SACK negotiated */
-    TF_TS_OK = 1u << 1,       /* timestamps negotiated */
-    TF_WS_OK = 1u << 2,       /* window scaling negotiated */
-    TF_FIN_QUEUED = 1u << 3,  /* the user closed the sending side */
+    TF_SACK_OK = 1u << 0,    /* SACK negotiated */
+    TF_TS_OK = 1u << 1,      /* timestamps negotiated */
+    TF_WS_OK = 1u << 2,      /* window scaling negotiated */
+    TF_FIN_QUEUED = 1u << 3, /* the user closed the sending side */
     TF_FIN_SENT = 1u << 4,
-    TF_RCV_FIN = 1u << 5,     /* the peer's FIN was received (in order) */
+    TF_RCV_FIN = 1u << 5, /* the peer's FIN was received (in order) */
     TF_SHUT_RD = 1u << 6,
     TF_ACK_NOW = 1u << 7,     /* send an ACK at the end of this input */
     TF_DELACK = 1u << 8,      /* an ACK is owed; the delayed-ACK timer runs */
@@ -196,87 +219,90 @@ enum {
     TF_WND_UPDATE = 1u << 15, /* a window update is owed */
     TF_DSACK = 1u << 16,      /* the next ACK reports a duplicate (RFC 2883) */
     TF_HASHED_ONCE = 1u << 17,
-    TF_PEER_SACK = 1u << 18,  /* the SYN offered SACK (simultaneous open) */
-    TF_QUICKACK = 1u << 19,
+    TF_PEER_SACK = 1u << 18, /* the SYN offered SACK (simultaneous open) */
+    TF_TLP = 1u << 20,       /* the retransmission timer is the probe timeout */
+    TF_TLP_OUT = 1u << 21,   /* a probe is out; no other until new data is acked */
+    TF_FIN_ALONE = 1u << 22, /* the FIN first went out in a segment of its own */
 };
 
 struct listener;
 
 struct tcb {
-    struct conn_node node;     /* must be first */
-    uint8_t state;             /* enum us_tcp_state; written only by tcp_set_state() */
+    struct conn_node node; /* must be first */
+    uint8_t state;         /* enum us_tcp_state; written only by tcp_set_state() */
     uint8_t snd_wscale, rcv_wscale;
-    uint8_t backoff;           /* RTO doublings since the last new ACK */
-    uint8_t dupacks;           /* saturates at 255 */
-    uint8_t keep_probes;       /* keepalive probes unanswered */
+    uint8_t backoff;     /* RTO doublings since the last new ACK */
+    uint8_t dupacks;     /* saturates at 255 */
+    uint8_t keep_probes; /* keepalive probes unanswered */
     uint8_t ca_state;
-    uint8_t rexmt_count;       /* retransmissions of the oldest segment */
+    uint8_t rexmt_count; /* retransmissions of the oldest segment */
     uint32_t tf;
 
     /* Send sequence variables (RFC 9293 §3.3.1). */
     seq_t iss, snd_una, snd_nxt, snd_wl1, snd_wl2;
-    seq_t snd_max;             /* highest sequence sent + 1 */
-    uint32_t snd_wnd;          /* scaled; 32 bits */
-    uint32_t max_sndwnd;       /* largest window the peer offered (SWS) */
+    seq_t snd_max;       /* highest sequence sent + 1 */
+    uint32_t snd_wnd;    /* scaled; 32 bits */
+    uint32_t max_sndwnd; /* largest window the peer offered (SWS) */
     /* Receive sequence variables. */
     seq_t irs, rcv_nxt;
-    seq_t rcv_adv;             /* right edge of the window we advertised */
-    uint16_t mss;              /* payload bytes per full segment we send */
-    uint16_t peer_mss;         /* what the peer's MSS option said */
-    uint16_t our_mss;          /* what our MSS option said */
-    uint16_t rcv_segs;         /* full segments received since the last ACK */
+    seq_t rcv_adv;      /* right edge of the window we advertised */
+    uint16_t mss;       /* payload bytes per full segment we send */
+    uint16_t peer_mss;  /* what the peer's MSS option said */
+    uint16_t our_mss;   /* what our MSS option said */
+    uint16_t quickacks; /* segments still to ACK at once (Linux's quick-ACK mode) */
 
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;
-    uint32_t ts_offset;        /* random per-connection offset of our TS clock */
+    uint32_t ts_offset; /* random per-connection offset of our TS clock */
     us_time_t ts_recent_time;
     seq_t last_ack_sent;
 
     /* RTT and RTO (RFC 6298), microseconds. */
     uint32_t srtt, rttvar, rto;
     seq_t rtt_seq;
-    us_time_t rtt_time;
+    us_time_t rtt_time; /* when rtt_seq (or the SYN) left; US_TIME_NEVER: none */
 
     /* Congestion control. */
     uint32_t cwnd, ssthresh;
-    seq_t recover;             /* NewReno/SACK recovery point (RFC 6582) */
-    uint32_t bytes_acked_ca;   /* RFC 5681 §3.1 appropriate byte counting */
+    seq_t recover;           /* NewReno/SACK recovery point (RFC 6582) */
+    uint32_t bytes_acked_ca; /* RFC 5681 §3.1 appropriate byte counting */
     struct cubic cubic;
 
     /* One wheel timer; the deadlines it serves. */
     struct us_timer timer;
-    us_time_t rexmt_at;        /* retransmission or persist */
+    us_time_t rexmt_at; /* retransmission or persist */
     us_time_t delack_at;
-    us_time_t keep_at;         /* keepalive or FIN-WAIT-2 */
-    us_time_t first_rexmt;     /* when the oldest unacknowledged data was first retransmitted */
-    us_time_t last_rx;         /* last segment from the peer (keepalive idle) */
-    us_time_t last_tx_data;    /* for slow-start restart after idle */
-    us_time_t last_oow_ack;    /* last reply to an out-of-window segment */
+    us_time_t keep_at;      /* keepalive or FIN-WAIT-2 */
+    us_time_t first_rexmt;  /* when the oldest unacknowledged data was first retransmitted */
+    us_time_t last_rx;      /* last segment from the peer (keepalive idle) */
+    us_time_t last_tx_data; /* for slow-start restart after idle */
+    us_time_t last_oow_ack; /* last reply to an out-of-window segment */
     uint16_t persist_shift;
+    uint16_t last_seg_len; /* data in the highest segment sent: what a loss probe resends */
 
     /* Buffers (allocated lazily). */
-    struct ring *sndq;         /* bytes from the first unacknowledged data byte */
-    struct ring *rcvq;         /* in-order unread bytes, then out-of-order data */
+    struct ring *sndq; /* bytes from the first unacknowledged data byte */
+    struct ring *rcvq; /* in-order unread bytes, then out-of-order data */
     struct reass *ooo;
     struct scoreboard *sb;
 
     struct tcp_settings set;
-    struct listener *parent;   /* while embryonic or in the accept queue */
-    struct tcb *aq_next;       /* accept queue */
+    struct listener *parent; /* while embryonic or in the accept queue */
+    struct tcb *aq_next;     /* accept queue */
     struct bind_rec *bind;
-    int so_error;              /* pending error for the socket (positive errno) */
-    int eof_error;             /* error reported after EOF (ECONNRESET...) */
+    int so_error;  /* pending error for the socket (positive errno) */
+    int eof_error; /* error reported after EOF (ECONNRESET...) */
     struct tcp_stats st;
 };
 
 /* Compact TIME-WAIT (issue: TIME-WAIT policy). */
 struct tw_entry {
-    struct conn_node node;     /* must be first */
+    struct conn_node node; /* must be first */
     struct tw_entry *fnext, *fprev;
     seq_t snd_nxt, rcv_nxt;
     uint32_t ts_recent, ts_offset;
     us_time_t expires;
-    uint16_t rcv_wnd;          /* window field to advertise */
+    uint16_t rcv_wnd; /* window field to advertise */
     uint8_t rcv_wscale;
     bool ts_ok;
     struct bind_rec *bind;
@@ -284,7 +310,7 @@ struct tw_entry {
 
 /* Compact SYN-RECEIVED entry: what a SYN told us, a few dozen bytes. */
 struct syn_entry {
-    struct conn_node node;     /* must be first */
+    struct conn_node node; /* must be first */
     struct syn_entry *qnext, *qprev;
     struct listener *l;
     seq_t iss, irs;
@@ -293,7 +319,7 @@ struct syn_entry {
     uint16_t peer_wnd;
     uint8_t snd_wscale, rcv_wscale;
     uint8_t retries;
-    uint8_t flags;             /* SYNF_* */
+    uint8_t flags; /* SYNF_* */
     struct us_timer timer;
 };
 enum {
@@ -307,27 +333,27 @@ struct listener {
     struct listener *hnext;
     uint32_t laddr;
     uint16_t lport;
-    uint32_t backlog;          /* accept queue bound, as given to listen() */
+    uint32_t backlog; /* accept queue bound, as given to listen() */
     uint32_t syn_count, acc_count;
     struct syn_entry *syn_head, *syn_tail;
     struct tcb *acc_head, *acc_tail;
-    struct tcp_settings set;   /* inherited by accepted connections */
+    struct tcp_settings set; /* inherited by accepted connections */
     struct bind_rec *bind;
     bool closed;
 };
 
 struct tcp_stack {
     struct conn_table conns;
-    struct listener **lbuckets;  /* by local port */
+    struct listener **lbuckets; /* by local port */
     uint32_t lmask;
-    struct bind_rec **bbuckets;  /* by local port */
+    struct bind_rec **bbuckets; /* by local port */
     uint32_t bmask;
     struct objpool tcbs, tws, syns, binds, listeners;
     struct tw_entry *tw_head, *tw_tail;
     uint32_t tw_count;
     struct us_timer tw_timer;
-    uint32_t next_ephemeral;     /* RFC 6056 algorithm 3 */
-    uint32_t challenge_count;    /* RFC 5961 §7 rate limit */
+    uint32_t next_ephemeral;  /* RFC 6056 algorithm 3 */
+    uint32_t challenge_count; /* RFC 5961 §7 rate limit */
     us_time_t challenge_window;
     uint32_t cookie_secret_epoch;
     uint32_t rings_in_use;
@@ -335,7 +361,10 @@ struct tcp_stack {
     unsigned ring_cache_n;
 };
 
-static inline struct tcp_stack *tcpst(struct us_stack *s) { return s->tcp; }
+static inline struct tcp_stack *tcpst(struct us_stack *s)
+{
+    return s->tcp;
+}
 
 /* tcp.c */
 int tcp_init(struct us_stack *s);
@@ -405,9 +434,9 @@ void tcp_send_reset_reply(struct us_stack *s, const struct segment *sg);
 /* RST for a connection we abort. */
 void tcp_send_reset(struct us_stack *s, struct tcb *t);
 /* A bare segment with explicit fields (SYN-ACKs of compact entries, TIME-WAIT ACKs). */
-int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport, seq_t seq, seq_t ack, uint8_t flags, uint16_t wnd,
-                 const uint8_t *opts, size_t optlen);
+int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 seq_t seq, seq_t ack, uint8_t flags, uint16_t wnd, const uint8_t *opts,
+                 size_t optlen);
 /* The window to advertise now (bytes, unscaled), never shrinking the right edge. */
 uint32_t tcp_rcv_window(struct us_stack *s, struct tcb *t);
 /* The same; *shrunk says the ring is full and the window had to shrink. */
@@ -424,6 +453,9 @@ void tcp_timer_update(struct us_stack *s, struct tcb *t);
 void tcp_timers_stop(struct us_stack *s, struct tcb *t);
 void tcp_rexmt_arm(struct us_stack *s, struct tcb *t);
 void tcp_rexmt_stop(struct us_stack *s, struct tcb *t);
+/* After new data went out: the loss probe moves to PTO from now (RFC 8985
+ * §7.2), never past a running retransmission timeout. */
+void tcp_tlp_rearm(struct us_stack *s, struct tcb *t);
 void tcp_delack_arm(struct us_stack *s, struct tcb *t);
 void tcp_keepalive_reset(struct us_stack *s, struct tcb *t);
 void tcp_persist_arm(struct us_stack *s, struct tcb *t);
@@ -483,14 +515,16 @@ void cc_init(struct us_stack *s, struct tcb *t);
 
 /* input.c */
 void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg);
+/* Linux's quick-ACK mode: the next segments are ACKed at once. */
+void tcp_enter_quickack(struct tcb *t);
 /* RFC 5961 §7: a rate-limited challenge ACK. */
 void tcp_challenge_ack(struct us_stack *s, struct tcb *t);
 /* Copies received data into the connection (used also by listen.c). */
 
 /* listen.c */
 struct listener *listener_lookup(struct us_stack *s, uint32_t laddr, uint16_t lport);
-struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport,
-                              uint32_t backlog, const struct tcp_settings *set, bool reuse);
+struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t backlog,
+                              const struct tcp_settings *set, bool reuse);
 void listener_set_backlog(struct listener *l, uint32_t backlog);
 /* Stops listening: resets queued connections, drops SYN entries, frees l. */
 void listener_close(struct us_stack *s, struct listener *l);

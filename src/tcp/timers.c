@@ -22,26 +22,64 @@
 
 static void tcb_timer_fire(struct us_timer *tm, us_time_t now, void *ctx);
 
-void tcp_timer_init(struct tcb *t) { timer_init(&t->timer, tcb_timer_fire); }
+void tcp_timer_init(struct tcb *t)
+{
+    timer_init(&t->timer, tcb_timer_fire);
+}
 
 void tcp_timer_update(struct us_stack *s, struct tcb *t)
 {
     us_time_t next = min_u64(t->rexmt_at, min_u64(t->delack_at, t->keep_at));
     if (next == US_TIME_NEVER) return; /* a pending entry finds nothing due */
-    if (!timer_pending(&t->timer) || next < t->timer.expires) timer_set(&s->timers, &t->timer, next);
+    if (!timer_pending(&t->timer) || next < t->timer.expires)
+        timer_set(&s->timers, &t->timer, next);
 }
 
 void tcp_timers_stop(struct us_stack *s, struct tcb *t)
 {
     t->rexmt_at = t->delack_at = t->keep_at = US_TIME_NEVER;
-    t->tf &= ~(TF_PERSIST | TF_DELACK);
+    t->tf &= ~(TF_PERSIST | TF_DELACK | TF_TLP);
     timer_cancel(&s->timers, &t->timer);
+}
+
+/* RFC 8985 §7.2: a probe only for established connections with SACK and an
+ * RTT sample, data in flight, no probe already out and no timeout backoff. */
+static bool tlp_allowed(const struct tcb *t)
+{
+    if (!(t->tf & TF_SACK_OK) || !t->srtt || (t->tf & TF_TLP_OUT) || t->backoff) return false;
+    if (t->ca_state == CA_LOSS || t->snd_una == t->snd_max) return false;
+    return t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT ||
+           t->state == US_TCP_FIN_WAIT_1 || t->state == US_TCP_CLOSING ||
+           t->state == US_TCP_LAST_ACK;
+}
+
+/* RFC 8985 §7.2: PTO = 2*SRTT; with a single segment in flight the
+ * receiver may be sitting on a delayed ACK, so add WCDelAckT, the worst
+ * case of the peer's delayed-ACK timer (200 ms, as Linux's TCP_DELACK_MAX;
+ * the peer's, not ours, so not the stack's delack setting). The caller
+ * takes min(PTO, RTO). */
+#define TLP_WC_DELACK US_MSEC(200)
+
+static us_time_t tlp_timeout(const struct tcb *t)
+{
+    us_time_t pto = 2u * (us_time_t)t->srtt;
+    if (t->snd_max - t->snd_una <= t->mss) pto += TLP_WC_DELACK;
+    if (pto < 2000) pto = 2000; /* a floor of 2 ms, like Linux's TCP_TIMEOUT_MIN */
+    return pto;
 }
 
 void tcp_rexmt_arm(struct us_stack *s, struct tcb *t)
 {
-    t->tf &= ~TF_PERSIST;
+    t->tf &= ~(TF_PERSIST | TF_TLP);
     us_time_t at = s->now + rto_current(s, t);
+    if (s->cfg.tcp.tlp && tlp_allowed(t)) {
+        /* RFC 8985 §7.2: the probe timer runs for min(PTO, RTO); when it
+         * fires a probe goes out (§7.3) even if that is when the RTO would
+         * have, and the RTO is armed after it. */
+        us_time_t pto = s->now + tlp_timeout(t);
+        if (pto < at) at = pto;
+        t->tf |= TF_TLP;
+    }
     /* RFC 5482: never wait past the user timeout. */
     if (t->set.user_timeout && t->first_rexmt) {
         us_time_t limit = t->first_rexmt + t->set.user_timeout;
@@ -51,9 +89,25 @@ void tcp_rexmt_arm(struct us_stack *s, struct tcb *t)
     tcp_timer_update(s, t);
 }
 
+void tcp_tlp_rearm(struct us_stack *s, struct tcb *t)
+{
+    if (!s->cfg.tcp.tlp || (t->tf & TF_PERSIST) || !tlp_allowed(t)) return;
+    if ((t->tf & TF_TLP) || t->rexmt_at == US_TIME_NEVER) {
+        tcp_rexmt_arm(s, t); /* the timer is a PTO: start it again */
+        return;
+    }
+    /* A running RTO is not pushed later (RFC 6298 §5.1): the probe fires
+     * at the earlier of the two. */
+    us_time_t pto = s->now + tlp_timeout(t);
+    if (pto < t->rexmt_at) t->rexmt_at = pto;
+    t->tf |= TF_TLP;
+    tcp_timer_update(s, t);
+}
+
 void tcp_rexmt_stop(struct us_stack *s, struct tcb *t)
 {
     if (!(t->tf & TF_PERSIST)) t->rexmt_at = US_TIME_NEVER;
+    t->tf &= ~TF_TLP;
 }
 
 void tcp_delack_arm(struct us_stack *s, struct tcb *t)
@@ -73,6 +127,7 @@ void tcp_persist_arm(struct us_stack *s, struct tcb *t)
     us_time_t when = base << min_u32(t->persist_shift, 16);
     if (when > s->cfg.tcp.rto_max) when = s->cfg.tcp.rto_max;
     t->tf |= TF_PERSIST;
+    t->tf &= ~TF_TLP;
     t->rexmt_at = s->now + when;
     tcp_timer_update(s, t);
 }
@@ -129,8 +184,78 @@ static void give_up(struct us_stack *s, struct tcb *t, enum us_counter why, cons
 /* Returns false when the connection is gone. */
 static bool persist_timeout(struct us_stack *s, struct tcb *t);
 
+/* The probe timeout fired (RFC 8985 §7.3). In loss recovery, an unanswered
+ * retransmission is taken as lost and the first hole goes again (what RACK
+ * would conclude from time); otherwise one segment goes, new data if the
+ * windows allow, else the last segment, so the receiver's SACK tells us what
+ * the tail lost and fast recovery can repair it without a timeout. */
+static bool loss_probe(struct us_stack *s, struct tcb *t)
+{
+    t->rexmt_at = US_TIME_NEVER;
+    t->tf &= ~TF_TLP;
+    t->tf |= TF_TLP_OUT;
+    stat_inc(s, US_C_tcp_loss_probes);
+    if (t->ca_state == CA_RECOVERY && t->sb) {
+        t->sb->rtx_next = t->snd_una;
+        t->sb->high_rtx = t->snd_una;
+        seq_t hs, he;
+        seq_t limit = sb_highest(t->sb, t->snd_una);
+        if (!sb_next_hole(t->sb, t->snd_una, limit, &hs, &he)) {
+            hs = t->snd_una;
+            he = t->snd_una + t->mss;
+        }
+        seq_t data_end = tcp_sndq_seq(t) + (t->sndq ? t->sndq->len : 0);
+        uint32_t len = min_u32(he - hs, t->mss);
+        if (seq_gt(hs + len, data_end)) len = seq_gt(data_end, hs) ? data_end - hs : 0;
+        int sent = tcp_send_segment(s, t, hs, len, TH_ACK);
+        if (sent > 0) {
+            t->sb->rtx_next = hs + (uint32_t)sent;
+            t->sb->high_rtx = hs + (uint32_t)sent;
+            t->st.total_retrans++;
+            t->st.bytes_retrans += (uint32_t)sent;
+            stat_inc(s, US_C_tcp_retransmits);
+        }
+    } else {
+        seq_t edge = t->snd_una + t->snd_wnd;
+        uint32_t room = seq_gt(edge, t->snd_nxt) ? edge - t->snd_nxt : 0;
+        uint32_t unsent = tcp_unsent(t);
+        if (unsent && room) {
+            uint32_t len = min_u32(min_u32(unsent, room), t->mss);
+            int sent =
+                tcp_send_segment(s, t, t->snd_nxt, len, TH_ACK | (len == unsent ? TH_PSH : 0));
+            if (sent > 0) {
+                t->snd_nxt += (uint32_t)sent;
+                t->snd_max = seq_max(t->snd_max, t->snd_nxt);
+            }
+        } else {
+            /* Retransmit the last segment sent (RFC 8985 §7.3): the FIN
+             * alone if it went out alone, else the last segment's data,
+             * with the FIN if it was last. */
+            seq_t data_end = tcp_sndq_seq(t) + (t->sndq ? t->sndq->len : 0);
+            bool fin = (t->tf & TF_FIN_SENT) && t->snd_max == data_end + 1;
+            uint32_t span = seq_gt(data_end, t->snd_una) ? data_end - t->snd_una : 0;
+            uint32_t last = t->last_seg_len ? t->last_seg_len : t->mss;
+            uint32_t len = fin && (t->tf & TF_FIN_ALONE) ? 0 : min_u32(span, min_u32(last, t->mss));
+            seq_t seq = data_end - len;
+            uint8_t flags = TH_ACK | (fin ? TH_FIN : 0) | (len ? TH_PSH : 0);
+            int sent = tcp_send_segment(s, t, seq, len, flags);
+            if (sent >= 0) {
+                t->st.total_retrans++;
+                t->st.bytes_retrans += (uint32_t)sent;
+                stat_inc(s, US_C_tcp_retransmits);
+            }
+        }
+    }
+    t->tf &= ~TF_RTT_ACTIVE; /* Karn */
+    /* After the probe, the retransmission timer proper. */
+    t->rexmt_at = s->now + rto_current(s, t);
+    tcp_timer_update(s, t);
+    return true;
+}
+
 static bool rexmt_timeout(struct us_stack *s, struct tcb *t)
 {
+    if (t->tf & TF_TLP) return loss_probe(s, t);
     const struct us_tcp_config *c = &s->cfg.tcp;
     t->rexmt_at = US_TIME_NEVER;
     if (t->first_rexmt == 0) {

@@ -115,8 +115,7 @@ Test(keepalive, user_timeout_aborts_unacknowledged_data)
     cr_assert_eq(us_recv(p->a, c, b, sizeof(b), 0), -1);
     cr_assert_eq(errno, ETIMEDOUT);
     us_time_t took = us_wire_now(p->w) - t0;
-    cr_assert(took >= US_SEC(10) && took <= US_SEC(11), "aborted after %.2f s",
-              (double)took / 1e6);
+    cr_assert(took >= US_SEC(10) && took <= US_SEC(11), "aborted after %.2f s", (double)took / 1e6);
     us_close(p->a, c);
     us_close(p->b, s);
     us_close(p->b, l);
@@ -148,10 +147,11 @@ Test(backlog, third_and_fourth_clients_wait_for_accept_nothing_lost)
         cr_assert_eq(us_send(p->a, c[i], line, strlen(line), 0), (ssize_t)strlen(line));
     }
     us_wire_run_for(p->w, US_MSEC(100));
-    /* The 3rd and 4th final ACKs were dropped, and so were their first
-     * data segments, which tried to complete the same handshakes. */
-    cr_assert_eq(us_stack_counter(p->b, US_C_tcp_listen_overflows), 4, "overflows %llu",
-                 (unsigned long long)us_stack_counter(p->b, US_C_tcp_listen_overflows));
+    /* The 3rd and 4th final ACKs were dropped, and so were the segments
+     * that tried to complete the same handshakes since (their data, its
+     * probes and retransmissions): each counted. */
+    cr_assert_geq(us_stack_counter(p->b, US_C_tcp_listen_overflows), 4, "overflows %llu",
+                  (unsigned long long)us_stack_counter(p->b, US_C_tcp_listen_overflows));
     /* The server accepts only now. */
     int got = 0;
     char seen[4] = {0};
@@ -381,8 +381,8 @@ Test(timewait, a_newer_syn_reuses_the_tuple_rfc6191)
         int c = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
         set_int(p->a, c, SOL_SOCKET, SO_REUSEADDR, 1);
         cr_assert_eq(us_bind(p->a, c, (struct sockaddr *)&ca, sizeof(ca)), 0);
-        cr_assert_eq(us_connect(p->a, c, (struct sockaddr *)&sa, sizeof(sa)), 0,
-                     "round %d: %s", round, strerror(errno));
+        cr_assert_eq(us_connect(p->a, c, (struct sockaddr *)&sa, sizeof(sa)), 0, "round %d: %s",
+                     round, strerror(errno));
         int s = us_accept(p->b, l, NULL, NULL);
         cr_assert(s >= 0);
         /* The server closes first: it holds TIME-WAIT for 10.0.0.1:5555. */

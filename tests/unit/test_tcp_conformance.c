@@ -11,8 +11,14 @@
 #define PORT 80
 
 static struct solo *t;
-static void setup(void) { t = solo_new(7); }
-static void teardown(void) { solo_free(t); }
+static void setup(void)
+{
+    t = solo_new(7);
+}
+static void teardown(void)
+{
+    solo_free(t);
+}
 TestSuite(conformance, .init = setup, .fini = teardown);
 
 static const struct tseg plain_syn = {.mss_on = true, .mss = 1460, .wnd = 65535};
@@ -254,5 +260,53 @@ Test(conformance, a_syn_fin_does_not_end_time_wait)
     seg_in(t, PORT, &syn);
     cr_assert(seg_out(t, &o));
     cr_assert_eq(o.flags, TH_SYN | TH_ACK);
+    us_close(t->s, l);
+}
+
+Test(conformance, drop_synfin_drops_syn_fin_in_every_state)
+{
+    /* FreeBSD's net.inet.tcp.drop_synfin: no state sees it, so not even
+     * TIME-WAIT's challenge ACK answers (rcv-syn-fin-*-dropping-enabled). */
+    int l;
+    uint32_t isn = time_wait(&l);
+    us_stack_tcp_config(t->s)->drop_synfin = true;
+    uint64_t before = us_stack_counter(t->s, US_C_drop_tcp_bad_flags);
+    struct tseg o;
+    in(TH_SYN | TH_FIN, 500000, 0, NULL);
+    cr_assert(!seg_out(t, &o), "SYN+FIN drew flags %x", o.flags);
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_bad_flags), before + 1);
+    in(TH_SYN | TH_FIN | TH_ACK, 1002, isn + 2, "x");
+    cr_assert(!seg_out(t, &o));
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_bad_flags), before + 2);
+    us_close(t->s, l);
+}
+
+Test(conformance, a_passive_open_measures_the_handshake_rtt)
+{
+    /* RFC 6298 §2: the SYN-ACK, sent once, times the first RTT. Without the
+     * sample the RTO stayed at its 1 s initial value until the first data
+     * was acknowledged, and the tail loss probe, which needs an SRTT, could
+     * not run (linux shutdown-rdwr-write-queue-close). */
+    solo_learn_peer(t);
+    int l = us_socket(t->s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(0, PORT);
+    cr_assert_eq(us_bind(t->s, l, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(us_listen(t->s, l, 8), 0);
+    struct tseg syn = plain_syn;
+    syn.flags = TH_SYN;
+    syn.seq = 1000;
+    seg_in(t, PORT, &syn);
+    struct tseg sa;
+    cr_assert(seg_out(t, &sa));
+    solo_advance(t, us_stack_now(t->s) + US_MSEC(30));
+    in(TH_ACK, 1001, sa.seq + 1, NULL);
+    int fd = us_accept(t->s, l, NULL, NULL);
+    cr_assert(fd >= 0);
+    struct us_tcp_info info;
+    socklen_t len = sizeof(info);
+    us_getsockopt(t->s, fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    cr_assert_eq(info.srtt, 30000, "srtt %u rto %u", info.srtt, info.rto);
+    cr_assert_eq(info.rto, 200000, "rto %u: no sample?", info.rto);
+    us_close(t->s, fd);
     us_close(t->s, l);
 }

@@ -9,12 +9,24 @@
 #include "testlib.h"
 
 static struct solo *t;
-static void setup(void) { t = solo_new(5); }
-static void teardown(void) { solo_free(t); }
+static void setup(void)
+{
+    t = solo_new(5);
+}
+static void teardown(void)
+{
+    solo_free(t);
+}
 TestSuite(segments, .init = setup, .fini = teardown);
 
-static const struct tseg linux_syn = {.mss_on = true, .mss = 1460, .sack_ok = true, .ts_on = true,
-                                      .ts_val = 1000, .ws_on = true, .ws = 7, .wnd = 64240};
+static const struct tseg linux_syn = {.mss_on = true,
+                                      .mss = 1460,
+                                      .sack_ok = true,
+                                      .ts_on = true,
+                                      .ts_val = 1000,
+                                      .ws_on = true,
+                                      .ws = 7,
+                                      .wnd = 64240};
 static const struct tseg plain_syn = {.mss_on = true, .mss = 1460, .wnd = 65535};
 
 #define PORT 80
@@ -94,8 +106,9 @@ Test(segments, zero_window_probes_at_snd_una_minus_one_with_backoff)
         cr_assert_eq(o.len, 0);
         cr_assert_eq(o.flags, TH_ACK);
         us_time_t gap = us_stack_now(t->s) - last;
-        if (i > 0) cr_assert_eq(gap, 2 * gap_prev, "backoff doubles: %llu then %llu",
-                                (unsigned long long)gap_prev, (unsigned long long)gap);
+        if (i > 0)
+            cr_assert_eq(gap, 2 * gap_prev, "backoff doubles: %llu then %llu",
+                         (unsigned long long)gap_prev, (unsigned long long)gap);
         gap_prev = gap;
         last = us_stack_now(t->s);
         in(TH_ACK, 1001, isn + 1, 0, NULL); /* still zero */
@@ -124,7 +137,9 @@ Test(segments, keepalive_probe_form_and_timing)
         cr_assert(!seg_out(t, &o), "probe %d early", i);
         solo_advance(t, t0 + US_SEC(100 + 10 * i));
         bool got = seg_out(t, &o);
-        if (!got) fprintf(stderr, "now %llu next timer %llu\n", (unsigned long long)us_stack_now(t->s), (unsigned long long)us_stack_next_timer(t->s));
+        if (!got)
+            fprintf(stderr, "now %llu next timer %llu\n", (unsigned long long)us_stack_now(t->s),
+                    (unsigned long long)us_stack_next_timer(t->s));
         cr_assert(got, "probe %d at idle + %d*intvl", i, i);
         cr_assert_eq(o.seq, isn, "SEG.SEQ = SND.NXT - 1");
         cr_assert_eq(o.len, 0);
@@ -180,8 +195,14 @@ Test(segments, paws_drops_an_old_timestamp)
 {
     uint32_t isn;
     int fd = solo_accept_conn(t, PORT, 1000, &linux_syn, &isn);
-    struct tseg s = {.flags = TH_ACK | TH_PSH, .seq = 1001, .ack = isn + 1, .wnd = 1000,
-                     .ts_on = true, .ts_val = 2000, .data = (const uint8_t *)"new", .len = 3};
+    struct tseg s = {.flags = TH_ACK | TH_PSH,
+                     .seq = 1001,
+                     .ack = isn + 1,
+                     .wnd = 1000,
+                     .ts_on = true,
+                     .ts_val = 2000,
+                     .data = (const uint8_t *)"new",
+                     .len = 3};
     seg_in(t, PORT, &s);
     struct tseg old = s;
     old.seq = 1004;
@@ -207,8 +228,12 @@ Test(segments, receive_window_never_shrinks_and_data_beyond_it_is_dropped)
     static uint8_t chunk[1460];
     uint32_t seq = 1001, edge = 0;
     for (int i = 0; i < 200; i++) {
-        struct tseg d = {.flags = TH_ACK, .seq = seq, .ack = isn + 1, .wnd = 1000,
-                         .data = chunk, .len = sizeof(chunk)};
+        struct tseg d = {.flags = TH_ACK,
+                         .seq = seq,
+                         .ack = isn + 1,
+                         .wnd = 1000,
+                         .data = chunk,
+                         .len = sizeof(chunk)};
         seg_in(t, PORT, &d);
         solo_advance(t, us_stack_now(t->s) + US_MSEC(50));
         while (seg_out(t, &o)) {
@@ -224,8 +249,12 @@ Test(segments, receive_window_never_shrinks_and_data_beyond_it_is_dropped)
     int v;
     us_ioctl(t->s, fd, SIOCINQ, &v);
     before = (uint32_t)v;
-    struct tseg d = {.flags = TH_ACK, .seq = edge + 5000, .ack = isn + 1, .wnd = 1000,
-                     .data = chunk, .len = 100};
+    struct tseg d = {.flags = TH_ACK,
+                     .seq = edge + 5000,
+                     .ack = isn + 1,
+                     .wnd = 1000,
+                     .data = chunk,
+                     .len = 100};
     seg_in(t, PORT, &d);
     us_ioctl(t->s, fd, SIOCINQ, &v);
     cr_assert_eq((uint32_t)v, before);
@@ -260,8 +289,14 @@ Test(segments, out_of_order_then_gap_filled_and_dsack)
     uint32_t isn;
     int fd = solo_accept_conn(t, PORT, 1000, &linux_syn, &isn);
     struct tseg o;
-    struct tseg s = {.flags = TH_ACK, .seq = 1011, .ack = isn + 1, .wnd = 1000, .ts_on = true,
-                     .ts_val = 2000, .data = (const uint8_t *)"world", .len = 5};
+    struct tseg s = {.flags = TH_ACK,
+                     .seq = 1011,
+                     .ack = isn + 1,
+                     .wnd = 1000,
+                     .ts_on = true,
+                     .ts_val = 2000,
+                     .data = (const uint8_t *)"world",
+                     .len = 5};
     seg_in(t, PORT, &s);
     cr_assert(seg_out(t, &o), "an out-of-order segment is acknowledged at once");
     cr_assert_eq(o.ack, 1001);
@@ -291,14 +326,25 @@ Test(segments, delayed_ack_and_every_second_segment)
     int fd = solo_accept_conn(t, PORT, 1000, &plain_syn, &isn);
     struct tseg o;
     static uint8_t full[1460];
-    struct tseg d = {.flags = TH_ACK, .seq = 1001, .ack = isn + 1, .wnd = 1000, .data = full,
+    /* A fresh connection ACKs its first segments at once (quick-ACK mode). */
+    struct tseg q = {
+        .flags = TH_ACK, .seq = 1001, .ack = isn + 1, .wnd = 1000, .data = full, .len = 100};
+    seg_in(t, PORT, &q);
+    cr_assert(seg_out(t, &o), "quick ACK");
+    int zero = 0;
+    us_setsockopt(t->s, fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+    struct tseg d = {.flags = TH_ACK,
+                     .seq = 1101,
+                     .ack = isn + 1,
+                     .wnd = 1000,
+                     .data = full,
                      .len = sizeof(full)};
     seg_in(t, PORT, &d);
     cr_assert(!seg_out(t, &o), "one segment: the ACK waits");
     d.seq += sizeof(full);
     seg_in(t, PORT, &d);
     cr_assert(seg_out(t, &o), "a second full segment: ACK at once");
-    cr_assert_eq(o.ack, 1001 + 2 * 1460);
+    cr_assert_eq(o.ack, 1101 + 2 * 1460);
     d.seq += sizeof(full);
     d.len = 10;
     seg_in(t, PORT, &d);
@@ -341,7 +387,9 @@ Test(segments, time_wait_ignores_rst_reacks_fin_and_accepts_newer_syn)
     syn.seq = 900; /* not newer */
     seg_in(t, PORT, &syn);
     cr_assert(seg_out(t, &o));
-    cr_assert_eq(o.flags, TH_ACK, "an old SYN gets an ACK from TIME-WAIT (got flags %x seq %u ack %u)", o.flags, o.seq, o.ack);
+    cr_assert_eq(o.flags, TH_ACK,
+                 "an old SYN gets an ACK from TIME-WAIT (got flags %x seq %u ack %u)", o.flags,
+                 o.seq, o.ack);
     syn.seq = 500000;
     seg_in(t, PORT, &syn);
     cr_assert(seg_out(t, &o));
@@ -368,8 +416,14 @@ Test(segments, scaled_window_closes_under_dribbling_with_bounded_creep)
     /* Fill most of the promise with big segments, then dribble. */
     for (int i = 0; i < 3000 && !closed; i++) {
         uint32_t n = i < 60 ? sizeof(chunk) : 10;
-        struct tseg d = {.flags = TH_ACK, .seq = seq, .ack = isn + 1, .wnd = 1000, .ts_on = true,
-                         .ts_val = 2000 + (uint32_t)i, .data = chunk, .len = n};
+        struct tseg d = {.flags = TH_ACK,
+                         .seq = seq,
+                         .ack = isn + 1,
+                         .wnd = 1000,
+                         .ts_on = true,
+                         .ts_val = 2000 + (uint32_t)i,
+                         .data = chunk,
+                         .len = n};
         seg_in(t, PORT, &d);
         solo_advance(t, us_stack_now(t->s) + US_MSEC(50));
         while (seg_out(t, &o)) {
@@ -403,8 +457,14 @@ Test(segments, data_sent_into_the_shown_window_is_taken_and_later_acks_count)
     struct tseg o;
     uint32_t seq = 1001, edge = 0;
     for (int i = 0; i < 200; i++) {
-        struct tseg d = {.flags = TH_ACK, .seq = seq, .ack = isn + 1, .wnd = 1000, .ts_on = true,
-                         .ts_val = 2000 + (uint32_t)i, .data = chunk, .len = sizeof(chunk)};
+        struct tseg d = {.flags = TH_ACK,
+                         .seq = seq,
+                         .ack = isn + 1,
+                         .wnd = 1000,
+                         .ts_on = true,
+                         .ts_val = 2000 + (uint32_t)i,
+                         .data = chunk,
+                         .len = sizeof(chunk)};
         if (edge && seq_gt(seq + sizeof(chunk), edge)) d.len = edge - seq; /* exactly to the edge */
         if (!d.len) break;
         seg_in(t, PORT, &d);
@@ -412,17 +472,151 @@ Test(segments, data_sent_into_the_shown_window_is_taken_and_later_acks_count)
         solo_advance(t, us_stack_now(t->s) + US_MSEC(50));
         while (seg_out(t, &o)) edge = o.ack + ((uint32_t)o.wnd << 7);
     }
-    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_rcvbuf), 0, "data inside the shown window fits");
-    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_unacceptable), 0, "nothing sent into it refused");
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_rcvbuf), 0,
+                 "data inside the shown window fits");
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_tcp_unacceptable), 0,
+                 "nothing sent into it refused");
     /* We send; the peer acknowledges with its SEG.SEQ at our window's edge. */
     cr_assert_eq(us_send(t->s, fd, "reply", 5, MSG_DONTWAIT), 5);
     while (seg_out(t, &o)) {
     }
-    struct tseg a = {.flags = TH_ACK, .seq = seq, .ack = isn + 1 + 5, .wnd = 1000, .ts_on = true,
+    struct tseg a = {.flags = TH_ACK,
+                     .seq = seq,
+                     .ack = isn + 1 + 5,
+                     .wnd = 1000,
+                     .ts_on = true,
                      .ts_val = 5000};
     seg_in(t, PORT, &a);
     int unacked = -1;
     cr_assert_eq(us_ioctl(t->s, fd, SIOCOUTQ, &unacked), 0);
     cr_assert_eq(unacked, 0, "the peer's ACK was processed");
+    us_close(t->s, fd);
+}
+
+/* ---- tail loss probes (RFC 8985 §7) and early retransmit (RFC 5827) ---- */
+
+/* An accepted connection with SACK, no timestamps, whose handshake took
+ * 30 ms: SRTT 30 ms, RTO 200 ms (the minimum). TCP_NODELAY set. */
+static int accept_rtt30(uint32_t *isn)
+{
+    solo_learn_peer(t);
+    int l = us_socket(t->s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = sin_of(0, PORT);
+    cr_assert_eq(us_bind(t->s, l, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(us_listen(t->s, l, 4), 0);
+    struct tseg syn = {
+        .flags = TH_SYN, .seq = 1000, .mss_on = true, .mss = 1460, .sack_ok = true, .wnd = 65535};
+    seg_in(t, PORT, &syn);
+    struct tseg sa;
+    cr_assert(seg_out(t, &sa));
+    *isn = sa.seq;
+    solo_advance(t, us_stack_now(t->s) + US_MSEC(30));
+    in(TH_ACK, 1001, sa.seq + 1, 65535, NULL);
+    int fd = us_accept(t->s, l, NULL, NULL);
+    cr_assert(fd >= 0);
+    us_close(t->s, l);
+    int one = 1;
+    us_setsockopt(t->s, fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct us_tcp_info ti;
+    socklen_t len = sizeof(ti);
+    us_getsockopt(t->s, fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+    cr_assert_eq(ti.srtt, 30000);
+    cr_assert_eq(ti.rto, 200000);
+    return fd;
+}
+
+static void send_segments(int fd, unsigned n)
+{
+    static const char k[1000];
+    struct tseg o;
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(us_send(t->s, fd, k, sizeof(k), MSG_DONTWAIT), 1000);
+        cr_assert(seg_out(t, &o));
+        cr_assert_eq(o.len, 1000);
+    }
+}
+
+Test(segments, a_lost_tail_draws_a_probe_then_an_early_retransmit)
+{
+    uint32_t isn;
+    int fd = accept_rtt30(&isn);
+    send_segments(fd, 4);
+    us_time_t t0 = us_stack_now(t->s);
+    /* The first two arrive and are ACKed 30 ms later; the last two are lost. */
+    solo_advance(t, t0 + US_MSEC(30));
+    in(TH_ACK, 1001, isn + 2001, 65535, NULL);
+    struct tseg o;
+    cr_assert(!seg_out(t, &o));
+    /* Two segments out: PTO = 2*SRTT, 60 ms from the ACK, not the RTO. */
+    us_time_t acked = us_stack_now(t->s);
+    solo_advance(t, acked + US_MSEC(60) - 1);
+    cr_assert(!seg_out(t, &o), "sent %u bytes at %u before the PTO", o.len, o.seq - isn);
+    solo_advance(t, acked + US_MSEC(60));
+    cr_assert(seg_out(t, &o), "no probe");
+    cr_assert_eq(o.seq, isn + 3001, "the probe is the last segment sent");
+    cr_assert_eq(o.len, 1000);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_loss_probes), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_rto_expired), 0);
+    /* Its ACK SACKs it: two segments outstanding, nothing new to send, so
+     * one SACKed segment calls the other lost (RFC 5827 §3.2). */
+    solo_advance(t, us_stack_now(t->s) + US_MSEC(30));
+    struct tseg d = {.flags = TH_ACK,
+                     .seq = 1001,
+                     .ack = isn + 2001,
+                     .wnd = 65535,
+                     .n_sack = 1,
+                     .sack = {{isn + 3001, isn + 4001}}};
+    seg_in(t, PORT, &d);
+    cr_assert(seg_out(t, &o), "no early retransmit");
+    cr_assert_eq(o.seq, isn + 2001);
+    cr_assert_eq(o.len, 1000);
+    cr_assert(!seg_out(t, &o), "only the hole goes");
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_early_retransmits), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_fast_retransmits), 1);
+    us_close(t->s, fd);
+}
+
+Test(segments, one_segment_out_probes_at_the_rto_then_times_out)
+{
+    /* One segment out: the peer may be holding a delayed ACK, so PTO =
+     * 2*SRTT + 200 ms = 260 ms, capped at the RTO (200 ms). When it fires
+     * it still probes (RFC 8985 §7.2-7.3); the RTO proper comes after. */
+    uint32_t isn;
+    int fd = accept_rtt30(&isn);
+    send_segments(fd, 1);
+    us_time_t t0 = us_stack_now(t->s);
+    struct tseg o;
+    solo_advance(t, t0 + US_MSEC(200) - 1);
+    cr_assert(!seg_out(t, &o), "nothing before the RTO");
+    solo_advance(t, t0 + US_MSEC(200));
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.seq, isn + 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_loss_probes), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_rto_expired), 0);
+    /* No second probe for the same tail: next is the timeout, one RTO
+     * after the probe. */
+    solo_advance(t, t0 + US_MSEC(400));
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.seq, isn + 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_loss_probes), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_rto_expired), 1);
+    us_close(t->s, fd);
+}
+
+Test(segments, without_tlp_the_rto_comes_first)
+{
+    us_stack_tcp_config(t->s)->tlp = false;
+    uint32_t isn;
+    int fd = accept_rtt30(&isn);
+    send_segments(fd, 4);
+    us_time_t t0 = us_stack_now(t->s);
+    struct tseg o;
+    solo_advance(t, t0 + US_MSEC(200) - 1);
+    cr_assert(!seg_out(t, &o), "nothing before the RTO");
+    solo_advance(t, t0 + US_MSEC(200));
+    cr_assert(seg_out(t, &o));
+    cr_assert_eq(o.seq, isn + 1, "the timeout resends the first segment");
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_rto_expired), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_loss_probes), 0);
     us_close(t->s, fd);
 }
