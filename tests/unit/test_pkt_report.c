@@ -90,10 +90,10 @@ Test(pkt_report, result_lines_name_their_mode)
     r.status = PKT_STATUS_FAIL;
     r.mode = PKT_MODE_PORTABLE;
     snprintf(r.message, sizeof(r.message),
-             "a.pkt:3: error: unexpected outbound packet\n"
+             "a.pkt:3: error: outbound packet does not match\n"
              "  actual packet:  > R. 1:1(0) ack 1 win 0\n");
     cr_assert_str_eq(printed(&r, NULL, false), "FAIL a.pkt (portable mode)\n"
-                                               "  a.pkt:3: error: unexpected outbound packet\n"
+                                               "  a.pkt:3: error: outbound packet does not match\n"
                                                "    actual packet:  > R. 1:1(0) ack 1 win 0\n");
 
     r.status = PKT_STATUS_SKIP;

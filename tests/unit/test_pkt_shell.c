@@ -78,6 +78,8 @@ Test(pkt_shell, freebsd_sysctls)
     cr_assert_eq(
         setting(shell("sysctl -w net.inet.tcp.rexmit_initial=1000", NULL), PKT_SET_RTO_INITIAL),
         1000);
+    cr_assert_eq(setting(shell("sysctl -w net.inet.tcp.drop_synfin=1", NULL), PKT_SET_DROP_SYNFIN),
+                 1);
 }
 
 Test(pkt_shell, freebsd_rfc1323_is_two_settings)

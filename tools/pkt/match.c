@@ -475,22 +475,6 @@ char *pkt_report_mismatch(char *buf, size_t cap, const char *path, const struct 
     return buf;
 }
 
-char *pkt_report_unexpected(char *buf, size_t cap, const char *path, const struct pkt_event *ev,
-                            const struct pkt_map *map, const struct pkt_seg *sent,
-                            const struct pkt_match_cfg *cfg)
-{
-    struct sb b = {buf, cap, 0};
-    char line[1024];
-    struct pkt_seg a = *sent;
-    pkt_map_outbound(map, &a);
-    if (cap) buf[0] = 0;
-    put_where(&b, path, ev);
-    sb_put(&b, "error: unexpected outbound packet (%s mode)\n", pkt_mode_name(cfg->mode));
-    sb_put(&b, "  actual packet:  %s\n", actual_packet(line, sizeof(line), &a, false));
-    sb_put(&b, "  actual:   %s\n", pkt_seg_format_tcpdump(line, sizeof(line), &a, NULL));
-    return buf;
-}
-
 char *pkt_report_missing(char *buf, size_t cap, const char *path, const struct pkt_event *ev,
                          const struct pkt_match *m, int64_t deadline,
                          const struct pkt_match_cfg *cfg)

@@ -122,11 +122,6 @@ uint32_t pkt_match_remaining(const struct pkt_match *m);
 /* After pkt_match_segment() said MISMATCH. */
 char *pkt_report_mismatch(char *buf, size_t cap, const char *path, const struct pkt_event *ev,
                           const struct pkt_match *m, const struct pkt_match_cfg *cfg);
-/* A segment the stack sent when the script expected none. `ev` is the
- * event the runner was at (for its line) or NULL at the end of the script. */
-char *pkt_report_unexpected(char *buf, size_t cap, const char *path, const struct pkt_event *ev,
-                            const struct pkt_map *map, const struct pkt_seg *sent,
-                            const struct pkt_match_cfg *cfg);
 /* The expected packet (or the rest of an aggregate) was not sent by
  * `deadline` (microseconds from the script start). */
 char *pkt_report_missing(char *buf, size_t cap, const char *path, const struct pkt_event *ev,

@@ -213,6 +213,7 @@ enum pkt_setting {
     PKT_SET_CONGESTION,            /* text: "cubic", "newreno" */
     PKT_SET_SLOW_START_AFTER_IDLE, /* 0/1 */
     PKT_SET_RTO_INITIAL,           /* milliseconds */
+    PKT_SET_DROP_SYNFIN,           /* 0/1 */
 };
 /* "timestamps", "sack", ... for reports. */
 const char *pkt_setting_name(enum pkt_setting s);

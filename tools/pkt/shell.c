@@ -292,6 +292,7 @@ static const struct simple_map simple[] = {
     {"net.inet.tcp.insecure_syn", PKT_SET_INSECURE_SYN},
     {"net.ipv4.tcp_slow_start_after_idle", PKT_SET_SLOW_START_AFTER_IDLE},
     {"net.inet.tcp.rexmit_initial", PKT_SET_RTO_INITIAL},
+    {"net.inet.tcp.drop_synfin", PKT_SET_DROP_SYNFIN},
 };
 
 static const char *const setting_names[] = {
@@ -312,6 +313,7 @@ static const char *const setting_names[] = {
     [PKT_SET_CONGESTION] = "congestion",
     [PKT_SET_SLOW_START_AFTER_IDLE] = "slow_start_after_idle",
     [PKT_SET_RTO_INITIAL] = "rto_initial_ms",
+    [PKT_SET_DROP_SYNFIN] = "drop_synfin",
 };
 
 const char *pkt_setting_name(enum pkt_setting s)
