@@ -3,7 +3,8 @@
 # (with the default seed and with others: no claim may depend on ISNs or
 # ports), one scenario writes a capture tcpdump reads and an SVG xmllint
 # accepts, docs/scenarios.md is exactly what `ustack scenario doc` writes now,
-# and bad command lines print one line and exit 2.
+# docs/loss-recovery.pcap is the sack-recovery capture, and bad command lines
+# print one line and exit 2.
 #
 # Usage: bash test_scenarios.sh path/to/ustack
 set -u
@@ -20,10 +21,11 @@ die() {
 # --- the list ---
 "$USTACK" scenario list >"$TMP/list.txt" || die "scenario list failed"
 n=$(wc -l <"$TMP/list.txt")
-[ "$n" -ge 22 ] || die "only $n scenarios"
+[ "$n" -ge 24 ] || die "only $n scenarios"
 for name in handshake byte-stream simultaneous-open refused connect-timeout close-client-first \
     close-server-first close-three-segments close-simultaneous half-close time-wait-rebind \
-    time-wait-lost-ack loss-rto loss-fast-retransmit reordering zero-window keepalive \
+    time-wait-lost-ack loss-rto loss-fast-retransmit sack-recovery tail-loss-probe reordering \
+    zero-window keepalive \
     cable-unplugged cable-reboot syn-flood syn-flood-cookies backlog-full; do
     grep -q "^$name " "$TMP/list.txt" || die "scenario $name is missing from the list"
 done
@@ -69,6 +71,12 @@ if [ -f "$DOCS/scenarios.md" ]; then
 else
     die "no docs/scenarios.md beside the tests"
 fi
+
+# --- docs/loss-recovery.pcap is the sack-recovery scenario's capture ---
+"$USTACK" scenario run sack-recovery --pcap "$TMP/recovery.pcap" >/dev/null ||
+    die "run sack-recovery with a capture failed"
+cmp -s "$DOCS/loss-recovery.pcap" "$TMP/recovery.pcap" ||
+    die "docs/loss-recovery.pcap is stale: run 'ustack scenario run sack-recovery --pcap docs/loss-recovery.pcap'"
 
 # --- bad use: one line, exit 2 ---
 expect_usage() {

@@ -24,6 +24,8 @@ static const struct scenario *const book[] = {
     /* Data under trouble (book_data.c) */
     &sc_loss_rto,
     &sc_loss_fast,
+    &sc_sack_recovery,
+    &sc_tail_loss_probe,
     &sc_reordering,
     &sc_zero_window,
     /* Peers that vanish (book_failure.c) */

@@ -64,6 +64,10 @@ static void send_stream(struct stage *sg, int fd, size_t offset, size_t len)
 
 static void play_loss_rto(struct stage *sg)
 {
+    /* A modern stack would first send a tail loss probe after about two
+     * round trips (RFC 8985 §7; on by default, as on Linux); this scenario
+     * shows the timeout itself, so the probe is off. */
+    us_stack_tcp_config(sg->stack[CLIENT])->tlp = false;
     int c, s;
     book_connect(sg, 80, &c, &s);
     struct us_tcp_info ti;
@@ -172,14 +176,19 @@ const struct scenario sc_loss_fast = {
 static void play_reordering(struct stage *sg)
 {
     int c, s;
+    /* A path with a round trip of 20 ms, so the client's SRTT says how late
+     * an ACK may be; the first segment then comes 5 ms late, well inside
+     * that (a tail loss probe waits 2*SRTT, RFC 8985 §7.2). */
+    static const struct us_faults path = {.delay = US_MSEC(10)};
+    static const struct us_faults slow = {.delay = US_MSEC(15)};
+    act_faults(sg, CLIENT, &path, "each way takes 10 ms");
+    act_faults(sg, SERVER, &path, NULL);
     book_connect(sg, 80, &c, &s);
     act_setsockopt(sg, CLIENT, c, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1);
     stage_mark(sg);
-    static const struct us_faults slow = {.delay = US_MSEC(20)};
-    static const struct us_faults fast = {.delay = US_MSEC(1)};
-    act_faults(sg, CLIENT, &slow, "the client's next frame takes a slow path (20 ms)");
+    act_faults(sg, CLIENT, &slow, "the client's next frame takes a slower path (15 ms)");
     send_stream(sg, c, 0, SEG);
-    act_faults(sg, CLIENT, &fast, "the client's frames take the fast path again (1 ms)");
+    act_faults(sg, CLIENT, &path, "the client's frames take the usual path again (10 ms)");
     send_stream(sg, c, SEG, 2 * SEG);
     claim_stream(sg, s, 3 * SEG);
     long a = data_segment(sg, CLIENT, 0), b = data_segment(sg, CLIENT, 2);
@@ -199,11 +208,14 @@ static void play_reordering(struct stage *sg)
 const struct scenario sc_reordering = {
     .name = "reordering",
     .title = "Reordering is not loss",
-    .about = "The client sends three segments; the first takes a slower path and arrives "
-             "last. The server keeps the second and third in its out-of-order queue and "
+    .about = "On a path with a 20 ms round trip the client sends three segments; the first "
+             "takes a slower path and arrives 5 ms late, after the other two. The server keeps the "
+             "second and third in its out-of-order queue and "
              "answers each with a duplicate ACK and a SACK block; when the first arrives it "
              "delivers all three in order and acknowledges them at once. Two duplicate ACKs "
-             "are below the threshold of three, so the client retransmits nothing.",
+             "are below the threshold of three, and the reordering is over long before the "
+             "client's timers (a tail loss probe would wait two round trips), so the client "
+             "retransmits nothing.",
     .play = play_reordering,
 };
 
@@ -293,4 +305,154 @@ const struct scenario sc_zero_window = {
              "within 500 ms). When the server reads, it announces the open window and the rest "
              "of the data flows.",
     .play = play_zero_window,
+};
+
+/* Ten 1000-byte segments, one send() each, on a path with a 20 ms round
+ * trip; the ones whose index (from 0) is in `lost` never arrive. */
+static void send_ten(struct stage *sg, int c, const bool lost[10])
+{
+    static const struct us_faults path = {.delay = US_MSEC(10)};
+    static const struct us_faults gone = {.delay = US_MSEC(10), .loss = 100};
+    for (unsigned i = 0; i < 10; i++) {
+        if (lost[i]) act_faults(sg, CLIENT, &gone, NULL);
+        send_stream(sg, c, i * SEG, SEG);
+        if (lost[i]) {
+            act_faults(sg, CLIENT, &path, NULL);
+            act_note(sg, CLIENT, "segment %u (bytes %u:%u) is lost", i + 1, i * SEG + 1,
+                     (i + 1) * SEG + 1);
+        }
+    }
+}
+
+static int connect_rtt20(struct stage *sg, int *c, int *s)
+{
+    static const struct us_faults path = {.delay = US_MSEC(10)};
+    act_faults(sg, CLIENT, &path, "each way takes 10 ms: a 20 ms round trip");
+    act_faults(sg, SERVER, &path, NULL);
+    int l = book_connect(sg, 80, c, s);
+    act_setsockopt(sg, CLIENT, *c, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1);
+    return l;
+}
+
+/* Client retransmissions since the mark: how many, and whether each
+ * carries exactly one of the lost segments' bytes, each once. */
+static void claim_repairs(struct stage *sg, const bool lost[10])
+{
+    unsigned rtx = 0, exact = 0, seen[10] = {0};
+    long first = data_segment(sg, CLIENT, 0);
+    uint32_t base = first >= 0 ? sg->ev[first].seq : 0;
+    for (size_t i = sg->mark; i < sg->n_ev; i++) {
+        const struct stage_event *e = &sg->ev[i];
+        if (!(e->kind == SEV_FRAME && e->tcp && e->actor == CLIENT && e->retransmit)) continue;
+        rtx++;
+        unsigned k = (e->seq - base) / SEG;
+        if (e->len == SEG && (e->seq - base) % SEG == 0 && k < 10 && lost[k] && !seen[k]++) exact++;
+    }
+    unsigned want = 0;
+    for (unsigned i = 0; i < 10; i++) want += lost[i];
+    char what[120];
+    snprintf(what, sizeof(what),
+             "the client resends exactly the %u lost segment%s, each once, and nothing else", want,
+             want == 1 ? "" : "s");
+    claim(sg, rtx == want && exact == want, what, "%u retransmissions, %u of them a lost segment",
+          rtx, exact);
+}
+
+static void play_sack_recovery(struct stage *sg)
+{
+    int c, s;
+    connect_rtt20(sg, &c, &s);
+    stage_mark(sg);
+    const bool lost[10] = {[2] = true, [5] = true};
+    send_ten(sg, c, lost);
+    claim_stream(sg, s, 10 * SEG);
+    claim_repairs(sg, lost);
+    /* Both holes are repaired in the same recovery, within about one round
+     * trip of the third duplicate ACK: SACK says what is missing (RFC 6675),
+     * where NewReno alone would learn of the second hole one RTT later. */
+    us_time_t first = US_TIME_NEVER, last = 0;
+    for (size_t i = sg->mark; i < sg->n_ev; i++) {
+        const struct stage_event *e = &sg->ev[i];
+        if (e->kind == SEV_FRAME && e->tcp && e->actor == CLIENT && e->retransmit) {
+            if (first == US_TIME_NEVER) first = e->time;
+            last = e->time;
+        }
+    }
+    char d[32];
+    claim(sg, first != US_TIME_NEVER && last - first < US_MSEC(20),
+          "both holes are resent within one round trip (20 ms)", "%s apart",
+          first != US_TIME_NEVER ? secs_str(last - first, d, sizeof(d)) : "(none sent)");
+    claim_counter(sg, CLIENT, US_C_tcp_fast_retransmits, 1);
+    claim_counter(sg, CLIENT, US_C_tcp_rto_expired, 0);
+    act_run(sg, US_MSEC(20)); /* the last ACK reaches the client */
+    struct us_tcp_info ti;
+    act_tcp_info(sg, CLIENT, c, &ti);
+    /* RFC 6582 §3.2 step 3 / RFC 6675: leaving recovery, cwnd = ssthresh. */
+    claim(sg, ti.ca_state == 0 && ti.snd_cwnd == ti.snd_ssthresh,
+          "after the recovery the congestion window is ssthresh (RFC 6582 §3.2)",
+          "state %u, cwnd %u, ssthresh %u", ti.ca_state, ti.snd_cwnd, ti.snd_ssthresh);
+}
+
+const struct scenario sc_sack_recovery = {
+    .name = "sack-recovery",
+    .title = "Two losses in one window: SACK recovery",
+    .about = "On a path with a 20 ms round trip the client sends ten segments; the third and "
+             "the sixth are lost. Every segment after a hole draws a duplicate ACK whose SACK "
+             "blocks say which bytes arrived. The third duplicate ACK starts fast recovery "
+             "(RFC 6675): the client resends the first hole, and as soon as three segments "
+             "above the second are SACKed it counts that one lost too and resends it, in the "
+             "same round trip. The congestion window drops to ssthresh (CUBIC: 0.7 of the "
+             "flight) and no timer expires.",
+    .play = play_sack_recovery,
+};
+
+static void play_tail_loss_probe(struct stage *sg)
+{
+    int c, s;
+    connect_rtt20(sg, &c, &s);
+    stage_mark(sg);
+    const bool lost[10] = {[8] = true, [9] = true};
+    send_ten(sg, c, lost);
+    claim_stream(sg, s, 10 * SEG);
+    claim_repairs(sg, lost);
+    /* The probe: the first retransmission, the last segment again, two
+     * SRTTs after the last ACK of new data (RFC 8985 §7.2) -- not the
+     * RTO's at least 200 ms. */
+    long probe = -1, last_ack = -1;
+    for (size_t i = sg->mark; i < sg->n_ev && probe < 0; i++) {
+        const struct stage_event *e = &sg->ev[i];
+        if (e->kind != SEV_FRAME || !e->tcp) continue;
+        if (e->actor == CLIENT && e->retransmit) probe = (long)i;
+        if (e->actor == SERVER && probe < 0) last_ack = (long)i;
+    }
+    long tenth = data_segment(sg, CLIENT, 9);
+    char d[32];
+    us_time_t wait =
+        probe >= 0 && last_ack >= 0 ? sg->ev[probe].time - sg->ev[last_ack].arrived : US_TIME_NEVER;
+    claim(sg, probe >= 0 && tenth >= 0 && sg->ev[probe].seq == sg->ev[tenth].seq,
+          "the probe is the last segment sent, again", "it is not");
+    claim(sg, wait != US_TIME_NEVER && wait >= US_MSEC(40) && wait < US_MSEC(60),
+          "it leaves two smoothed round trips (2*SRTT: 40 to 60 ms) after the last ACK, "
+          "long before an RTO (at least 200 ms)",
+          "it left %s after", wait != US_TIME_NEVER ? secs_str(wait, d, sizeof(d)) : "(never)");
+    claim_counter(sg, CLIENT, US_C_tcp_loss_probes, 1);
+    /* The probe's ACK SACKs the tenth segment: with two segments
+     * outstanding and nothing new to send, one SACKed segment is enough to
+     * call the ninth lost (RFC 5827 early retransmit). */
+    claim_counter(sg, CLIENT, US_C_tcp_early_retransmits, 1);
+    claim_counter(sg, CLIENT, US_C_tcp_rto_expired, 0);
+}
+
+const struct scenario sc_tail_loss_probe = {
+    .name = "tail-loss-probe",
+    .title = "Losses at the tail: a loss probe",
+    .about = "The client sends ten segments and the last two are lost. No segment follows "
+             "them, so no duplicate ACK can tell the client. Rather than wait for its "
+             "retransmission timer (at least 200 ms), the client sends a tail loss probe "
+             "(RFC 8985 §7) two smoothed round trips after the last ACK: the last segment "
+             "again. The server's ACK for it carries a SACK block, and with only two segments "
+             "outstanding one SACKed segment is enough to call the other lost (early "
+             "retransmit, RFC 5827): the client resends it, and no timer expires. (The "
+             "loss-rto scenario turns the probe off to show the timeout itself.)",
+    .play = play_tail_loss_probe,
 };

@@ -56,6 +56,10 @@ static void play_byte_stream(struct stage *sg)
 {
     int c, s;
     book_connect(sg, 80, &c, &s);
+    /* A fresh connection ACKs its first segments at once (Linux's quick-ACK
+     * mode, as ustack does); TCP_QUICKACK 0 leaves it, as an interactive
+     * server that has been talking for a while would have. */
+    act_setsockopt(sg, SERVER, s, IPPROTO_TCP, TCP_QUICKACK, "TCP_QUICKACK", 0);
     stage_mark(sg);
     act_send(sg, CLIENT, c, "hel", 3);
     act_send(sg, CLIENT, c, "lo", 2);
@@ -99,7 +103,9 @@ const struct scenario sc_byte_stream = {
     .about = "The client calls send() twice (\"hel\", then \"lo\"); the server calls recv() "
              "once and gets \"hello\": TCP delivers bytes, not messages. On the wire, Nagle's "
              "algorithm keeps the second, small segment back while the first is "
-             "unacknowledged, and the server, with nothing to send, delays its ACK by 40 ms.",
+             "unacknowledged, and the server, with nothing to send, delays its ACK by 40 ms. "
+             "(A connection's first segments are ACKed at once, Linux's quick-ACK mode; the "
+             "server leaves it with TCP_QUICKACK 0, as a long-running one would have.)",
     .play = play_byte_stream,
 };
 

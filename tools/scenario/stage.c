@@ -540,7 +540,7 @@ void act_cable(struct stage *sg, int who, bool down)
 void act_faults(struct stage *sg, int who, const struct us_faults *f, const char *what)
 {
     static const struct us_faults none;
-    act_note(sg, who, "%s", what);
+    if (what) act_note(sg, who, "%s", what);
     us_wire_set_faults(sg->w, sg->port[who], f ? f : &none);
 }
 
