@@ -52,6 +52,7 @@ void us_stack_config_default(struct us_stack_config *cfg)
     t->initial_cwnd = 10;
     t->slow_start_after_idle = true;
     t->tlp = true;
+    t->header_prediction = true;
     t->nagle = true;
     t->ephemeral_lo = 32768;
     t->ephemeral_hi = 60999;

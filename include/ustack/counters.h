@@ -75,6 +75,8 @@
     X(tcp_early_retransmits, "early retransmits, below 3 dupacks (RFC 5827)")    \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                      \
     X(tcp_challenge_ratelimited, "challenge ACKs suppressed by the rate limit")  \
+    X(tcp_predicted_acks, "pure ACKs taken by header prediction")                \
+    X(tcp_predicted_data, "data segments taken by header prediction")            \
     X(tcp_ooo_segments, "out-of-order segments queued")                          \
     X(tcp_dup_segments, "duplicate segments received")                           \
     X(tcp_keepalive_probes, "keepalive probes sent")                             \

@@ -66,6 +66,8 @@ struct us_tcp_config {
     bool slow_start_after_idle;   /* RFC 5681 §4.1 restart; on, as Linux */
     bool tlp;                     /* tail loss probes (RFC 8985 §7); on, as Linux's
                                      tcp_early_retrans */
+    bool header_prediction;       /* the ESTABLISHED fast path (input.c); on. Off
+                                     only to show it changes nothing */
     bool nagle;                   /* default for new sockets (TCP_NODELAY off) */
     uint16_t ephemeral_lo;        /* ephemeral port range; 32768 */
     uint16_t ephemeral_hi;        /* 60999 */

@@ -8,9 +8,10 @@
 
 uint32_t ring_round_cap(uint32_t n)
 {
-    uint32_t c = 64;
-    while (c < n) c <<= 1;
-    return c;
+    if (n <= 64) return 64;
+    /* The next power of two: one instruction where a loop took ~20 per call
+     * (it runs on every ring taken from the cache). */
+    return 1u << (32 - __builtin_clz(n - 1));
 }
 
 struct ring *ring_new(uint32_t cap)

@@ -615,6 +615,71 @@ static void process_syn_sent(struct us_stack *s, struct tcb *t, struct segment *
 
 /* ---- the other states, §3.10.7.4 ---- */
 
+/* RFC 7323 §4.3: record TS.Recent for a segment covering Last.ACK.sent. */
+static void update_ts_recent(struct us_stack *s, struct tcb *t, const struct segment *sg,
+                             uint32_t slen)
+{
+    if ((t->tf & TF_TS_OK) && sg->opt.has_ts && seq_leq(sg->seq, t->last_ack_sent) &&
+        seq_leq(t->last_ack_sent, sg->seq + slen)) {
+        t->ts_recent = sg->opt.ts_val;
+        t->ts_recent_time = s->now;
+    }
+}
+
+/* Header prediction (Van Jacobson, 1990; BSD's tcp_input, Linux's
+ * tcp_rcv_established). In ESTABLISHED nearly every segment is one of two
+ * kinds: the next in-order data with nothing new acknowledged (we are the
+ * receiver), or a pure ACK of new data (we are the sender). For those, with
+ * no flag but ACK, the expected sequence number, a fresh timestamp, no SACK
+ * blocks, nothing out of order, not persisting and not in recovery, every
+ * test of RFC 9293 §3.10.7.4 has a known outcome, so they are skipped and
+ * only their effects remain -- the same effects, in the same order, as the
+ * full path below (which the RFC allows: only the result is specified).
+ * Segments that carry both (data flowing both ways) qualify too, as in
+ * Linux. Returns false, having changed nothing, when not predicted. */
+static bool header_predicted(struct us_stack *s, struct tcb *t, struct segment *sg)
+{
+    /* Also the half-closed states in which the full path adds nothing: a
+     * FIN-WAIT-2 receiver (our FIN is acknowledged) and a CLOSE-WAIT sender
+     * (which takes no more data, only ACKs). */
+    bool state_ok = t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_2 ||
+                    (t->state == US_TCP_CLOSE_WAIT && sg->len == 0);
+    if (!s->cfg.tcp.header_prediction || !state_ok ||
+        (sg->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK ||
+        sg->seq != t->rcv_nxt || sg->opt.n_sack || t->ooo || t->snd_nxt != t->snd_max ||
+        (t->tf & (TF_PERSIST | TF_ORPHAN)))
+        return false;
+    /* PAWS would pass (RFC 7323 §5.3): the timestamp is not older. */
+    if ((t->tf & TF_TS_OK) && (!sg->opt.has_ts || (int32_t)(sg->opt.ts_val - t->ts_recent) < 0))
+        return false;
+    /* Nothing acknowledged that was not sent, nothing older than SND.UNA. */
+    if (seq_lt(sg->ack, t->snd_una) || seq_gt(sg->ack, t->snd_max)) return false;
+    bool new_ack = seq_gt(sg->ack, t->snd_una);
+    /* Without data and new ACK it may be a duplicate ACK or a window
+     * update: the full path. New data acknowledged only outside recovery. */
+    if (!new_ack && sg->len == 0) return false;
+    if (new_ack && t->ca_state != CA_OPEN) return false;
+    /* Data lies wholly inside the window: nothing to trim. */
+    uint32_t rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    if (sg->len > rcv_wnd) return false;
+
+    update_ts_recent(s, t, sg, sg->len);
+    if (new_ack) ack_new_data(s, t, sg);
+    /* Unlike BSD's prediction the window may have changed: the full path
+     * would only update it here too (an ACK of new data, or a segment with
+     * data, is never a duplicate ACK, whatever its window). */
+    update_window(t, sg);
+    if (sg->len) {
+        receive_text(s, t, sg->seq, sg->data, sg->len);
+        stat_inc(s, US_C_tcp_predicted_data);
+    } else {
+        stat_inc(s, US_C_tcp_predicted_acks);
+    }
+    tcp_output(s, t);
+    tcp_timer_update(s, t);
+    return true;
+}
+
 void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
 {
     t->st.segs_in++;
@@ -630,6 +695,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
     }
     t->last_rx = s->now;
     t->keep_probes = 0;
+    if (header_predicted(s, t, sg)) return;
 
     /* First, check the sequence number. */
     uint32_t rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
@@ -674,12 +740,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             return;
         }
     }
-    /* RFC 7323 §4.3: record TS.Recent for a segment covering Last.ACK.sent. */
-    if ((t->tf & TF_TS_OK) && sg->opt.has_ts && seq_leq(sg->seq, t->last_ack_sent) &&
-        seq_leq(t->last_ack_sent, sg->seq + slen)) {
-        t->ts_recent = sg->opt.ts_val;
-        t->ts_recent_time = s->now;
-    }
+    update_ts_recent(s, t, sg, slen);
 
     /* Second, check the RST bit (RFC 5961 §3.2). */
     if (sg->flags & TH_RST) {

@@ -4,6 +4,8 @@
  * faults; USTACK_SEED=N replays it. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "testlib.h"
 
@@ -143,4 +145,67 @@ Test(transfer, jumbo_mtu)
     struct us_faults f = {.loss = 1, .delay = US_MSEC(1)};
     struct xfer_opts o = {.a_to_b = 500000, .b_to_a = 100000, .mtu = 9000};
     matrix("MTU 9000", &f, &o, 5);
+}
+
+/* Header prediction (input.c) is an optimisation, never a behaviour: with it
+ * on and off, the same seed and faults must put byte-identical frames on
+ * the wire -- under loss, reordering and duplication too, where segments
+ * keep switching between the fast and the full path. */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = false;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+Test(transfer, header_prediction_changes_nothing_on_the_wire)
+{
+    /* A clean path, a faulty one, and a small receive buffer (the window,
+     * not cwnd, paces the sender: window updates matter). */
+    struct {
+        struct us_faults f;
+        uint32_t rcvbuf;
+        unsigned min_tenths; /* of segments predicted, at least */
+    } cases[] = {
+        {{.delay = US_MSEC(1)}, 0, 8},
+        {{.loss = 3, .dup = 2, .reorder = 5, .delay = US_MSEC(5)}, 0, 1},
+        {{.delay = US_MSEC(2)}, 6000, 5},
+    };
+    char pa[] = "/tmp/ustack-hp-on-XXXXXX", pb[] = "/tmp/ustack-hp-off-XXXXXX";
+    int fda = mkstemp(pa), fdb = mkstemp(pb);
+    cr_assert(fda >= 0 && fdb >= 0);
+    close(fda);
+    close(fdb);
+    unsigned n = test_seed_count(4);
+    for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t seed = test_seed(i);
+            struct xfer_opts on = {
+                .a_to_b = 200000, .b_to_a = 50000, .rcvbuf = cases[k].rcvbuf, .pcap = pa};
+            struct xfer_opts off = on;
+            off.pcap = pb;
+            off.no_prediction = true;
+            struct xfer_result ra = xfer_run(seed, &cases[k].f, &cases[k].f, &on);
+            struct xfer_result rb = xfer_run(seed, &cases[k].f, &cases[k].f, &off);
+            cr_assert(ra.ok && rb.ok, "seed %llu: %s / %s", (unsigned long long)seed, ra.why, rb.why);
+            cr_assert_eq(rb.predicted, 0);
+            cr_assert(ra.predicted * 10 > ra.segments_in * cases[k].min_tenths,
+                      "case %u seed %llu: %llu of %llu segments predicted", k,
+                      (unsigned long long)seed, (unsigned long long)ra.predicted,
+                      (unsigned long long)ra.segments_in);
+            cr_assert(same_file(pa, pb),
+                      "case %u seed %llu: the wire differs with header prediction off "
+                      "(USTACK_SEED=%llu)",
+                      k, (unsigned long long)seed, (unsigned long long)seed);
+        }
+    }
+    unlink(pa);
+    unlink(pb);
 }

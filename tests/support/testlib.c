@@ -483,6 +483,7 @@ struct xfer_result xfer_run(uint64_t seed, const struct us_faults *fa, const str
     if (o->sack_off) cfg.tcp.sack = false;
     if (o->ts_off) cfg.tcp.timestamps = false;
     if (o->ws_off) cfg.tcp.window_scaling = false;
+    if (o->no_prediction) cfg.tcp.header_prediction = false;
     if (o->cc) cfg.tcp.congestion = o->cc;
     cfg.tcp.isn_fixed = o->isn;
     unsigned mtu = o->mtu ? o->mtu : 1500;
@@ -620,6 +621,12 @@ out:
         us_stack_counter(p->a, US_C_tcp_rto_expired) + us_stack_counter(p->b, US_C_tcp_rto_expired);
     res.fast_retransmits = us_stack_counter(p->a, US_C_tcp_fast_retransmits) +
                            us_stack_counter(p->b, US_C_tcp_fast_retransmits);
+    for (int i = 0; i < 2; i++) {
+        struct us_stack *st = i ? p->b : p->a;
+        res.predicted += us_stack_counter(st, US_C_tcp_predicted_acks) +
+                         us_stack_counter(st, US_C_tcp_predicted_data);
+        res.segments_in += us_stack_counter(st, US_C_tcp_rx);
+    }
     us_close(p->b, l);
     pair_free(p);
     us_pcap_close(pc);

@@ -134,6 +134,7 @@ struct xfer_opts {
     const char *cc;            /* NULL: default */
     us_time_t limit;           /* virtual-time limit; 0: 1 hour */
     bool sack_off, ts_off, ws_off;
+    bool no_prediction;        /* header prediction off (input.c) */
     uint32_t isn;              /* both stacks' ISN (0: RFC 6528) */
     const char *pcap;          /* write the wire's frames here */
 };
@@ -144,6 +145,8 @@ struct xfer_result {
     uint64_t retransmits;      /* both stacks */
     uint64_t rto;              /* retransmission timeouts, both stacks */
     uint64_t fast_retransmits;
+    uint64_t predicted;        /* segments taken by header prediction, both stacks */
+    uint64_t segments_in;      /* TCP segments received, both stacks */
     struct us_tcp_info ia, ib; /* TCP_INFO before closing */
 };
 /* Transfers with SHA-256 checks of both streams; faults per direction. */

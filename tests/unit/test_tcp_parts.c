@@ -17,6 +17,24 @@ static struct us_stack *stack(void)
     return us_stack_new(&cfg);
 }
 
+/* ---- byte rings ---- */
+
+Test(ring, capacity_is_the_next_power_of_two_from_64)
+{
+    cr_assert_eq(ring_round_cap(0), 64u);
+    cr_assert_eq(ring_round_cap(1), 64u);
+    cr_assert_eq(ring_round_cap(64), 64u);
+    cr_assert_eq(ring_round_cap(65), 128u);
+    cr_assert_eq(ring_round_cap(16384), 16384u);
+    cr_assert_eq(ring_round_cap(16385), 32768u);
+    cr_assert_eq(ring_round_cap(131072 + 1024), 262144u);
+    cr_assert_eq(ring_round_cap(1u << 31), 1u << 31);
+    for (uint32_t n = 1; n < 5000; n++) {
+        uint32_t c = ring_round_cap(n);
+        cr_assert(c >= n && c >= 64 && (c & (c - 1)) == 0 && (c == 64 || c / 2 < n), "n=%u", n);
+    }
+}
+
 /* ---- sequence numbers ---- */
 
 Test(seq, comparisons_wrap_around)
