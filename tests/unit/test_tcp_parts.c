@@ -35,6 +35,34 @@ Test(ring, capacity_is_the_next_power_of_two_from_64)
     }
 }
 
+/* ---- options ---- */
+
+Test(options, the_aligned_timestamp_layout_and_the_general_parser_agree)
+{
+    /* NOP, NOP, TS: taken by one comparison; the same with a leading
+     * EOL-free variant (TS, NOP, NOP) goes the general way. Both must give
+     * the same answer, and must clear what an earlier parse left. */
+    const uint8_t fast[12] = {1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 1, 0};
+    const uint8_t slow[12] = {8, 10, 0, 0, 0, 7, 0, 0, 1, 0, 1, 1};
+    const uint8_t sack[12] = {1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+    struct tcp_opts a, b;
+    cr_assert(tcp_parse_options(sack, sizeof(sack), false, &a));
+    cr_assert_eq(a.n_sack, 1);
+    cr_assert(tcp_parse_options(fast, sizeof(fast), false, &a));
+    cr_assert(tcp_parse_options(slow, sizeof(slow), false, &b));
+    cr_assert(a.has_ts && b.has_ts);
+    cr_assert_eq(a.ts_val, 7u);
+    cr_assert_eq(a.ts_ecr, 256u);
+    cr_assert_eq(a.ts_val, b.ts_val);
+    cr_assert_eq(a.ts_ecr, b.ts_ecr);
+    cr_assert_eq(a.n_sack, 0);
+    cr_assert(!a.has_mss && !a.has_ws && !a.sack_ok);
+    /* A timestamp option with a wrong length is no timestamp. */
+    const uint8_t bad[12] = {1, 1, 8, 9, 0, 0, 0, 7, 0, 0, 1, 1};
+    cr_assert(tcp_parse_options(bad, sizeof(bad), false, &a));
+    cr_assert(!a.has_ts);
+}
+
 /* ---- sequence numbers ---- */
 
 Test(seq, comparisons_wrap_around)
