@@ -8,6 +8,7 @@ pkgs=(
   libcriterion-dev libpcap-dev libsodium-dev
   tcpdump tshark iproute2 iputils-ping python3 python3-scapy
   libxml2-utils curl wget netcat-openbsd iperf3 valgrind jq
+  netbase
 )
 
 missing=()

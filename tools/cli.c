@@ -3,8 +3,10 @@
  */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -140,6 +142,52 @@ int parse_mac(const char *s, uint8_t mac[6])
         return -1;
     for (int i = 0; i < 6; i++) mac[i] = (uint8_t)b[i];
     if (mac[0] & 1) return -1; /* a multicast address cannot be a station's */
+    return 0;
+}
+
+int parse_service(const char *s, const char *proto, uint16_t *port, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (!s || !*s) {
+        snprintf(err, errlen, "empty port");
+        return -1;
+    }
+    if (isdigit((unsigned char)s[0])) {
+        if (parse_uint(s, 65535, &v) < 0 || v == 0) {
+            snprintf(err, errlen, "bad port '%s': expected 1..65535 or a service name", s);
+            return -1;
+        }
+        *port = (uint16_t)v;
+        return 0;
+    }
+    /* The services database, as the textbook programs use it; no table of
+     * our own. */
+    struct servent *se = getservbyname(s, proto);
+    if (!se) {
+        snprintf(err, errlen, "unknown service '%s' for %s (not in the services database, "
+                 "/etc/services)", s, proto);
+        return -1;
+    }
+    *port = ntohs((uint16_t)se->s_port);
+    return 0;
+}
+
+int parse_host(const char *s, uint32_t *addr, char *err, size_t errlen)
+{
+    if (!s || !*s) {
+        snprintf(err, errlen, "empty host");
+        return -1;
+    }
+    if (us_ip_parse(s, addr) == 0) return 0;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(s, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve host '%s': %s", s,
+                 rc ? gai_strerror(rc) : "no IPv4 address");
+        return -1;
+    }
+    *addr = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+    freeaddrinfo(res);
     return 0;
 }
 

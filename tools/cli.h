@@ -94,6 +94,14 @@ int parse_percent(const char *s, double *out);
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 int parse_mac(const char *s, uint8_t mac[6]);
 int parse_addr_prefix(const char *s, uint32_t *addr, unsigned *prefix);
+/* A port: a number 1..65535 or a service name from the system's services
+ * database (getservbyname(3): "http", "smtp", "domain"...) for `proto`
+ * ("tcp" or "udp"). On failure err says which name failed and why. */
+int parse_service(const char *s, const char *proto, uint16_t *port, char *err, size_t errlen);
+/* An IPv4 host: A.B.C.D, or a name resolved with getaddrinfo(3) (files,
+ * DNS: whatever the system's name service offers). On failure err says
+ * which name failed and why. Host order. */
+int parse_host(const char *s, uint32_t *addr, char *err, size_t errlen);
 
 /* Subcommands. */
 int cmd_bench(int argc, char **argv);

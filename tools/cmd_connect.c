@@ -16,7 +16,8 @@ static void help(void)
 {
     printf("Usage: ustack connect HOST PORT --tap IFNAME --addr A.B.C.D/NN [options]\n\n"
            "Connects to HOST:PORT over ustack; stdin goes to the connection, the\n"
-           "connection to stdout (like nc). Exits 0 when the peer closes.\n\n"
+           "connection to stdout (like nc). Exits 0 when the peer closes. HOST may\n"
+           "be a name (getaddrinfo), PORT a service name (/etc/services).\n\n"
            "  --timeout S   give up connecting after S seconds (default: when the SYN\n"
            "                retries run out, about 2 minutes)\n"
            "  --keepalive IDLE[,INTVL[,CNT]]\n"
@@ -160,11 +161,11 @@ int cmd_connect(int argc, char **argv)
     }
     if (argc - optind != 2) usage_error("expected HOST and PORT");
     uint32_t host;
-    unsigned long long port;
-    if (us_ip_parse(argv[optind], &host) < 0)
-        usage_error("bad HOST '%s': expected A.B.C.D", argv[optind]);
-    if (parse_uint(argv[optind + 1], 65535, &port) < 0 || !port)
-        usage_error("bad PORT '%s': expected 1..65535", argv[optind + 1]);
+    uint16_t port;
+    char err[160];
+    if (parse_host(argv[optind], &host, err, sizeof(err)) < 0) usage_error("%s", err);
+    if (parse_service(argv[optind + 1], udp ? "udp" : "tcp", &port, err, sizeof(err)) < 0)
+        usage_error("%s", err);
     link_opts_require_tap(&lo);
 
     struct session ss;
@@ -201,7 +202,7 @@ int cmd_connect(int argc, char **argv)
         int e = errno == EINPROGRESS ? ETIMEDOUT : errno;
         /* Ctrl-C while connecting: stop quietly, as for an established one. */
         if (e != EINTR)
-            fprintf(stderr, "ustack connect: %s:%llu: %s\n", argv[optind], port, describe(e));
+            fprintf(stderr, "ustack connect: %s:%u: %s\n", argv[optind], (unsigned)port, describe(e));
         session_close(&ss);
         return e == EINTR ? 130 : 1;
     }
@@ -236,7 +237,7 @@ int cmd_connect(int argc, char **argv)
             rc = 130;
             break;
         }
-        fprintf(stderr, "ustack connect: %s:%llu: %s\n", argv[optind], port, describe(errno));
+        fprintf(stderr, "ustack connect: %s:%u: %s\n", argv[optind], (unsigned)port, describe(errno));
         rc = 1;
         break;
     }

@@ -26,7 +26,7 @@ static void help(void)
            "[options]\n\n"
            "An echo server on ustack: what a client sends comes back (in upper case\n"
            "with --upper). TCP by default; --udp echoes datagrams instead.\n\n"
-           "  --port P    port to listen on (default 7)\n"
+           "  --port P    port or service name to listen on (default 7, echo)\n"
            "  --upper     answer in upper case (default: as sent)\n"
            "  --udp       UDP instead of TCP (default: TCP)\n\n" LINK_OPTIONS_HELP);
 }
@@ -150,7 +150,8 @@ int cmd_echo(int argc, char **argv)
     const struct option *opts = options_with_link(own);
     struct link_opts lo;
     link_opts_init(&lo);
-    unsigned long long port = 7;
+    const char *port_arg = NULL;
+    uint16_t port = 7;
     bool upper = false, udp = false;
     int c;
     opterr = 0;
@@ -160,8 +161,7 @@ int cmd_echo(int argc, char **argv)
             help();
             return 0;
         case 'p':
-            if (parse_uint(optarg, 65535, &port) < 0 || port == 0)
-                usage_error("bad --port '%s': expected 1..65535", optarg);
+            port_arg = optarg; /* resolved below, once --udp is known */
             break;
         case 'u':
             upper = true;
@@ -177,6 +177,11 @@ int cmd_echo(int argc, char **argv)
         }
     }
     if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
+    if (port_arg) {
+        char err[160];
+        if (parse_service(port_arg, udp ? "udp" : "tcp", &port, err, sizeof(err)) < 0)
+            usage_error("bad --port: %s", err);
+    }
     link_opts_require_tap(&lo);
     struct session ss;
     session_open(&ss, &lo, "echo");

@@ -91,7 +91,7 @@ static void help(void)
            "any size streamed with bounded memory, index.html for directories. Nothing\n"
            "outside DIR is ever served (no '..', no symlink leading out).\n\n"
            "  --root DIR    serve the files under DIR (required)\n"
-           "  --port P      TCP port to listen on (default 80)\n"
+           "  --port P      TCP port or service name to listen on (default 80, http)\n"
            "  --quiet       no access log (default: one line per request on "
            "stdout)\n\n" LINK_OPTIONS_HELP);
 }
@@ -513,10 +513,14 @@ int cmd_http(int argc, char **argv)
         case OPT_ROOT:
             root = optarg;
             break;
-        case OPT_PORT:
-            if (parse_uint(optarg, 65535, &port) < 0 || port == 0)
-                usage_error("bad --port '%s': expected 1..65535", optarg);
+        case OPT_PORT: {
+            char err[160];
+            uint16_t p16;
+            if (parse_service(optarg, "tcp", &p16, err, sizeof(err)) < 0)
+                usage_error("bad --port: %s", err);
+            port = p16;
             break;
+        }
         case OPT_QUIET:
             quiet = true;
             break;

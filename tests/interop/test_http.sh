@@ -183,7 +183,7 @@ body() {
     CTL=$TMP/http.ctl
 
     # 1. A clean link.
-    bg "$USTACK" http --root "$ROOT" --port 80 --tap tap0 --addr "$UADDR/24" --ctl "$CTL" --quiet
+    bg "$USTACK" http --root "$ROOT" --port http --tap tap0 --addr "$UADDR/24" --ctl "$CTL" --quiet
     local srv=$BG
     wait_ustack_up
     download_50m "clean link"

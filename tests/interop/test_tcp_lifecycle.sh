@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 body() {
     set -e
     # 1. Kernel client -> ustack server.
-    bg "$USTACK" echo --upper --port 7 --tap tap0 --addr "$UADDR/24" --trace
+    bg "$USTACK" echo --upper --port echo --tap tap0 --addr "$UADDR/24" --trace
     local echo_pid=$BG
     wait_ustack_up
     nsx "$PY" - <<PYEOF >"$TMP/client.out"

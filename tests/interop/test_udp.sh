@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 body() {
     set -e
-    bg "$USTACK" echo --udp --port 7 --tap tap0 --addr "$UADDR/24"
+    bg "$USTACK" echo --udp --port echo --tap tap0 --addr "$UADDR/24"
     local pid=$BG
     wait_ustack_up
     nsx "$PY" - >"$TMP/udp.out" <<PYEOF
