@@ -73,6 +73,7 @@
     X(tcp_fast_retransmits, "fast retransmits")                                  \
     X(tcp_loss_probes, "tail loss probes sent (RFC 8985 §7)")                    \
     X(tcp_early_retransmits, "early retransmits, below 3 dupacks (RFC 5827)")    \
+    X(tcp_lost_retransmits, "retransmissions found lost by later SACKs")         \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                      \
     X(tcp_challenge_ratelimited, "challenge ACKs suppressed by the rate limit")  \
     X(tcp_predicted_acks, "pure ACKs taken by header prediction")                \

@@ -271,6 +271,7 @@ static bool send_hole(struct us_stack *s, struct tcb *t)
         stat_inc(s, US_C_tcp_retransmits);
         sb->rtx_next = start + len;
         sb->high_rtx = seq_max(sb->high_rtx, start + len);
+        sb->rtx_mark = t->snd_max;
         return true;
     }
     return false;

@@ -197,6 +197,7 @@ struct scoreboard {
     uint32_t sacked;             /* bytes covered */
     seq_t rtx_next;              /* next hole byte to consider in recovery */
     seq_t high_rtx;              /* highest byte retransmitted this recovery */
+    seq_t rtx_mark;              /* SND.MAX when the latest retransmission left */
 };
 
 /* tcb->tf */

@@ -211,6 +211,7 @@ static bool loss_probe(struct us_stack *s, struct tcb *t)
         if (sent > 0) {
             t->sb->rtx_next = hs + (uint32_t)sent;
             t->sb->high_rtx = hs + (uint32_t)sent;
+            t->sb->rtx_mark = t->snd_max;
             t->st.total_retrans++;
             t->st.bytes_retrans += (uint32_t)sent;
             stat_inc(s, US_C_tcp_retransmits);

@@ -620,3 +620,70 @@ Test(segments, without_tlp_the_rto_comes_first)
     cr_assert_eq(us_stack_counter(t->s, US_C_tcp_loss_probes), 0);
     us_close(t->s, fd);
 }
+
+/* ---- a lost retransmission found by SACK, not by the RTO ---- */
+
+/* Sends a duplicate ACK of `ack` whose SACK blocks cover [lo, hi). */
+static void dup_sack(uint32_t ack, uint32_t lo, uint32_t hi)
+{
+    struct tseg d = {
+        .flags = TH_ACK, .seq = 1001, .ack = ack, .wnd = 65535, .n_sack = 1, .sack = {{lo, hi}}};
+    seg_in(t, PORT, &d);
+}
+
+Test(segments, a_lost_retransmission_is_sent_again_once_later_data_is_sacked)
+{
+    uint32_t isn;
+    int fd = accept_rtt30(&isn);
+    static const char k[40000];
+    int big = 65536;
+    us_setsockopt(t->s, fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    cr_assert_eq(us_send(t->s, fd, k, sizeof(k), MSG_DONTWAIT), (ssize_t)sizeof(k));
+    struct tseg o;
+    uint32_t first_end = 0, n = 0, una = isn + 1;
+    while (seg_out(t, &o)) {
+        first_end = o.seq + o.len;
+        n++;
+    }
+    cr_assert_eq(n, 10, "the initial window is ten segments");
+    uint32_t mss = (first_end - una) / n;
+    /* The first segment is lost; the next three arrive: fast retransmit. */
+    solo_advance(t, us_stack_now(t->s) + US_MSEC(30));
+    unsigned rtx = 0;
+    for (uint32_t i = 1; i <= 3; i++) {
+        dup_sack(una, una + mss, una + (i + 1) * mss);
+        while (seg_out(t, &o)) rtx += o.seq == una;
+    }
+    cr_assert_eq(rtx, 1, "one fast retransmission of the first segment");
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_fast_retransmits), 1);
+    /* That retransmission is lost too. The rest of the first flight is
+     * SACKed: the pipe drains and new data goes out -- sent after the
+     * retransmission. None of this says the retransmission was lost. */
+    uint32_t new_seq = 0;
+    for (uint32_t i = 4; i < 10; i++) {
+        dup_sack(una, una + mss, una + (i + 1) * mss);
+        while (seg_out(t, &o)) {
+            rtx += o.seq == una;
+            if (!new_seq && o.seq >= first_end) new_seq = o.seq;
+        }
+    }
+    cr_assert_eq(rtx, 1, "no second retransmission yet");
+    cr_assert(new_seq, "new data went out during recovery");
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_lost_retransmits), 0);
+    /* Data sent after the retransmission arrives while the retransmitted
+     * hole is still missing: the retransmission was lost; it goes again
+     * now, long before the RTO. */
+    struct tseg d = {.flags = TH_ACK,
+                     .seq = 1001,
+                     .ack = una,
+                     .wnd = 65535,
+                     .n_sack = 2,
+                     .sack = {{new_seq, new_seq + mss}, {una + mss, first_end}}};
+    seg_in(t, PORT, &d);
+    bool again = false;
+    while (seg_out(t, &o)) again |= o.seq == una;
+    cr_assert(again, "the lost retransmission was not sent again");
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_lost_retransmits), 1);
+    cr_assert_eq(us_stack_counter(t->s, US_C_tcp_rto_expired), 0);
+    us_close(t->s, fd);
+}
