@@ -21,8 +21,8 @@ die() {
 # --- the list ---
 "$USTACK" scenario list >"$TMP/list.txt" || die "scenario list failed"
 n=$(wc -l <"$TMP/list.txt")
-[ "$n" -ge 24 ] || die "only $n scenarios"
-for name in handshake byte-stream simultaneous-open refused connect-timeout close-client-first \
+[ "$n" -ge 25 ] || die "only $n scenarios"
+for name in handshake byte-stream framing simultaneous-open refused connect-timeout close-client-first \
     close-server-first close-three-segments close-simultaneous half-close time-wait-rebind \
     time-wait-lost-ack loss-rto loss-fast-retransmit sack-recovery tail-loss-probe reordering \
     zero-window keepalive \

@@ -10,6 +10,7 @@ static const struct scenario *const book[] = {
     /* Opening (book_open.c) */
     &sc_handshake,
     &sc_byte_stream,
+    &sc_framing,
     &sc_simultaneous_open,
     &sc_refused,
     &sc_connect_timeout,

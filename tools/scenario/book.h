@@ -63,6 +63,7 @@ extern const struct scenario sc_handshake, sc_byte_stream, sc_simultaneous_open,
     sc_connect_timeout;
 extern const struct scenario sc_close_client_first, sc_close_server_first, sc_close_three,
     sc_close_simultaneous, sc_half_close, sc_time_wait_rebind, sc_time_wait_lost_ack;
+extern const struct scenario sc_framing;
 extern const struct scenario sc_loss_rto, sc_loss_fast, sc_sack_recovery, sc_tail_loss_probe,
     sc_reordering, sc_zero_window;
 extern const struct scenario sc_keepalive, sc_cable_unplugged, sc_cable_reboot;

@@ -1,11 +1,12 @@
 /*
  * book_open.c: scenarios about opening a connection: the three-way
- * handshake, data as a byte stream, simultaneous open, a refused
+ * handshake, data as a byte stream and messages framed on it, simultaneous open, a refused
  * connection and one that times out.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "frame.h"
 #include "scenario/book.h"
 
 /* The sequence numbers of the handshake, as RFC 9293 §3.5 figure 7 shows:
@@ -107,6 +108,95 @@ const struct scenario sc_byte_stream = {
              "(A connection's first segments are ACKed at once, Linux's quick-ACK mode; the "
              "server leaves it with TCP_QUICKACK 0, as a long-running one would have.)",
     .play = play_byte_stream,
+};
+
+/* The messages of the framing scenario: an empty one, a small one, one of
+ * many segments. */
+static const struct {
+    uint8_t type;
+    uint32_t len;
+} framed[] = {{1, 5}, {2, 0}, {1, 1}, {1, 3000}, {3, 20000}, {1, 300}};
+
+static void framed_body(uint8_t *b, uint32_t len, unsigned m)
+{
+    for (uint32_t i = 0; i < len; i++) b[i] = (uint8_t)('a' + (i + m) % 26);
+}
+
+static void play_framing(struct stage *sg)
+{
+    int c, s;
+    /* 10 ms each way, 10 Mbit/s: a full frame takes 1.2 ms to send, so
+     * segments of one send arrive one after the other. */
+    static const struct us_faults path = {.delay = US_MSEC(10), .rate_bps = 10000000};
+    act_faults(sg, CLIENT, &path, "10 ms each way, 10 Mbit/s");
+    act_faults(sg, SERVER, &path, NULL);
+    book_connect(sg, 80, &c, &s);
+    stage_mark(sg);
+
+    /* One send, several receives. */
+    static char big[6000];
+    for (size_t i = 0; i < sizeof(big); i++) big[i] = (char)('A' + i % 26);
+    act_send(sg, CLIENT, c, big, sizeof(big));
+    act_run(sg, US_MSEC(12));
+    static char got[8192];
+    ssize_t n1 = act_recv(sg, SERVER, s, got, sizeof(got) - 1, MSG_DONTWAIT);
+    claim(sg, n1 > 0 && n1 < (ssize_t)sizeof(big),
+          "one send of 6000 bytes: the first recv() returns only what has arrived",
+          "recv returned %zd", n1);
+    act_run(sg, US_SEC(1));
+    ssize_t n2 = act_recv(sg, SERVER, s, got, sizeof(got) - 1, MSG_DONTWAIT);
+    claim(sg, n1 + n2 == (ssize_t)sizeof(big), "a second recv() returns the rest",
+          "%zd + %zd bytes", n1, n2);
+
+    /* Messages, framed, over a path that loses and reorders. */
+    static const struct us_faults bad = {
+        .delay = US_MSEC(10), .rate_bps = 10000000, .loss = 15, .reorder = 10};
+    act_faults(sg, CLIENT, &bad, "now 15% of frames are lost and 10% reordered, each way");
+    act_faults(sg, SERVER, &bad, NULL);
+    static uint8_t body[FRAME_MAX_BODY], want[FRAME_MAX_BODY];
+    unsigned nmsg = sizeof(framed) / sizeof(framed[0]);
+    struct us_stack *cs = sg->stack[CLIENT], *ss = sg->stack[SERVER];
+    for (unsigned m = 0; m < nmsg; m++) {
+        framed_body(body, framed[m].len, m);
+        act_note(sg, CLIENT, "frame_send(type %u, %u bytes): header then body", framed[m].type,
+                 framed[m].len);
+        if (frame_send(cs, c, framed[m].type, body, framed[m].len) < 0)
+            claim(sg, false, "frame_send() sends every message", "%s", strerror(errno));
+    }
+    struct frame_reader r;
+    frame_reader_init(&r);
+    r.max_read = 1000; /* small reads: a message takes several */
+    unsigned whole = 0;
+    for (unsigned m = 0; m < nmsg; m++) {
+        uint8_t type;
+        uint32_t len;
+        int rc;
+        while ((rc = frame_recv(ss, s, &r, &type, body, &len)) < 0 && errno == EAGAIN)
+            act_run(sg, US_MSEC(5));
+        if (rc != 1) break;
+        framed_body(want, framed[m].len, m);
+        act_note(sg, SERVER, "frame_recv: type %u, %u bytes", type, len);
+        if (type == framed[m].type && len == framed[m].len && !memcmp(body, want, len)) whole++;
+    }
+    claim(sg, whole == nmsg,
+          "frame_recv() returns exactly the six messages sent, whole, in order, once",
+          "%u of %u matched", whole, nmsg);
+    uint64_t rtx = us_stack_counter(cs, US_C_tcp_retransmits);
+    claim(sg, rtx > 0, "the losses were repaired by retransmission, below the framing",
+          "no retransmission");
+}
+
+const struct scenario sc_framing = {
+    .name = "framing",
+    .title = "Messages over a byte stream: framing",
+    .about = "TCP keeps the order of bytes but not the edges of messages. On a 10 Mbit/s path "
+             "one send of 6000 bytes arrives as several segments, and a recv() made before "
+             "the last one returns only part of it. A protocol on TCP therefore marks its "
+             "messages: here each is sent as a 4-byte length, a type byte and the body "
+             "(examples/frame.c). With 15% of frames lost and 10% reordered, the client sends "
+             "six messages from 0 to 20000 bytes and the server, reading at most 1000 bytes at "
+             "a time, gets exactly those six back, each whole, in order, once.",
+    .play = play_framing,
 };
 
 static void play_simultaneous_open(struct stage *sg)
