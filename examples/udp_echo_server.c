@@ -39,8 +39,8 @@ int udp_echo_server(struct us_stack *s, void *arg)
             ex_perror(s, "recvfrom");  /* e.g. ECONNREFUSED from an ICMP error: go on */
             continue;
         }
-        printf("%s: %zd bytes from %s: \"%.*s\"\n", us_stack_name(s), n, ex_addr_str(&peer, who),
-               (int)n, buf);
+        printf("%s: %zd bytes from %s: \"%.*s\"%s\n", us_stack_name(s), n,
+               ex_addr_str(&peer, who), n > 40 ? 40 : (int)n, buf, n > 40 ? "..." : "");
         if (us_sendto(s, fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len) < 0)
             ex_perror(s, "sendto");
     }
