@@ -343,6 +343,7 @@ static int run_wire(const struct link_opts *o, struct ex_part *parts, int n)
 static int run_tap(const struct link_opts *o, struct ex_part *part)
 {
     struct session ss;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a server's log appears as it happens */
     session_open(&ss, o, part->name); /* SIGINT/SIGTERM interrupt blocking calls */
     int rc = part->run(ss.s, part->arg);
     fflush(stdout);
