@@ -18,7 +18,7 @@ die() {
     echo "FAIL: $*" >&2
     exit 1
 }
-for p in tcp_upper_server tcp_client udp_echo_server udp_client nonblocking_server; do
+for p in tcp_upper_server tcp_client udp_echo_server udp_client nonblocking_server framed_chat; do
     [ -x "$EX/$p" ] || die "no $EX/$p"
 done
 
@@ -69,8 +69,17 @@ awk '/\(3 open\)/ {three = NR} /closed \(/ && !first {first = NR} END {exit !(th
     "$TMP/nb.out" || die "the non-blocking server never held three clients at once"
 quiet nb
 
+# --- framed chat: each message answered; too big is refused ---
+printf 'hello\nsecond message\n' | run chat 0 framed_chat
+has chat 'client: reply "HELLO"'
+has chat 'client: reply "SECOND MESSAGE"'
+run chatbig 1 framed_chat --oversize </dev/null
+has chatbig 'client: frame_send of 65537 bytes: Message too long (EMSGSIZE)'
+has chatbig 'server: refused a frame announcing more than 65536 bytes; closing'
+has chatbig 'client: error from the server "message too long'
+
 # --- determinism: the same seed, the same trace and the same capture ---
-for p in tcp_client udp_client nonblocking_server; do
+for p in tcp_client udp_client nonblocking_server framed_chat; do
     for i in 1 2; do
         echo "same input" | timeout 60 "$EX/$p" --trace --seed 7 --loss 10 --pcap "$TMP/$p.$i.pcap" \
             >"$TMP/$p.$i.txt" 2>&1
@@ -103,6 +112,10 @@ bad tcp_upper_server --loss 200
 bad udp_echo_server 70000
 bad udp_client --timeout x
 bad nonblocking_server --clients 99
+bad framed_chat --bogus
+bad framed_chat 10.0.0.2 1 2
+bad framed_chat --tap tap0 --addr 10.0.0.2/24
+bad framed_chat server 1 2 3
 # --help is not an error.
 "$EX/tcp_client" --help | grep -q '^Usage: tcp_client' || die "tcp_client --help"
 echo "ok"

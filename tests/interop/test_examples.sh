@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The example programs (examples/) on a TAP, with Python's socket module on
 # the kernel's side: each server example serves a Python client, each
-# client example talks to a Python server. Servers stop on SIGINT and exit 0.
+# client example talks to a Python server (the framed chat's Python side
+# builds and reads the frames with struct). Servers stop on SIGINT and exit 0.
 set -u
 source "$(dirname "$0")/lib.sh"
 EX=$(dirname "$USTACK")/examples
@@ -115,6 +116,72 @@ PYEOF
     say "nonblocking_server served three Python clients at once"
 }
 
+server_framed_chat() {
+    bg "$EX/framed_chat" "${LINK[@]}" server 50012
+    local pid=$BG
+    wait_ustack_up
+    py chat <<PYEOF
+import socket, struct, time
+def frame(t, body): return struct.pack("!IB", len(body), t) + body
+def read_exact(s, n):
+    b = b""
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d: raise EOFError(len(b))
+        b += d
+    return b
+def read_frame(s):
+    n, t = struct.unpack("!IB", read_exact(s, 5))
+    return t, read_exact(s, n)
+s = socket.create_connection(("$UADDR", 50012), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+# One frame in two pieces, then two frames in one send: boundaries are the frames'.
+f = frame(1, b"split in two")
+s.sendall(f[:3]); time.sleep(0.2); s.sendall(f[3:])
+assert read_frame(s) == (2, b"SPLIT IN TWO")
+s.sendall(frame(1, b"first") + frame(1, b"second"))
+assert read_frame(s) == (2, b"FIRST")
+assert read_frame(s) == (2, b"SECOND")
+big = bytes(range(97, 123)) * 2500          # 65000 bytes, under the limit
+s.sendall(frame(1, big))
+assert read_frame(s) == (2, big.upper())
+# A hostile length: an error frame, then the server hangs up.
+s.sendall(struct.pack("!IB", 0xFFFFFFFF, 1))
+t, why = read_frame(s)
+assert t == 3 and b"too long" in why, (t, why)
+assert s.recv(100) == b""
+print("framed chat ok")
+PYEOF
+    grep -q "framed chat ok" "$TMP/chat.out" || die "framed_chat server: $(cat "$TMP/chat.out")"
+    stop_bg "$pid" || die "framed_chat server did not exit 0 on SIGINT"
+    say "framed_chat server: frames reassembled and split, a hostile length refused"
+}
+
+client_framed_chat() {
+    bg "$PY" -c "
+import socket, struct
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('$KADDR', 50013)); l.listen(5)
+c, a = l.accept(); c.settimeout(10)
+f = c.makefile('rb')
+while True:
+    h = f.read(5)
+    if not h: break
+    n, t = struct.unpack('!IB', h)
+    c.sendall(struct.pack('!IB', n, 2) + f.read(n).upper())
+"
+    local pid=$BG
+    wait_for 20 "the Python framed server listening" k_listening 50013
+    printf 'hello kernel\nsecond line\n' |
+        nsx "$EX/framed_chat" "${LINK[@]}" client "$KADDR" 50013 >"$TMP/chat_client.out" \
+            2>"$TMP/chat_client.err" || die "framed_chat client failed: $(cat "$TMP/chat_client.err")"
+    grep -q 'client: reply "HELLO KERNEL"' "$TMP/chat_client.out" &&
+        grep -q 'client: reply "SECOND LINE"' "$TMP/chat_client.out" ||
+        die "framed_chat client: $(cat "$TMP/chat_client.out")"
+    wait "$pid" || die "the Python framed server failed"
+    say "framed_chat client talked to a Python framed server"
+}
+
 body() {
     set -e
     server_tcp_upper
@@ -122,6 +189,8 @@ body() {
     server_udp_echo
     client_udp
     server_nonblocking
+    server_framed_chat
+    client_framed_chat
 }
 
 run_in_netns body
