@@ -177,7 +177,10 @@ static void all_pending(struct baton *b)
     for (int j = 0; j < b->n; j++) b->a[j].pending = !b->a[j].done;
 }
 
-static us_time_t baton_now(void *ctx) { return us_wire_now(((struct actor *)ctx)->b->w); }
+static us_time_t baton_now(void *ctx)
+{
+    return us_wire_now(((struct actor *)ctx)->b->w);
+}
 
 /* The driver's wait(): see the comment at the top of this file. */
 static int baton_wait(void *ctx, us_time_t until)

@@ -34,9 +34,9 @@
 #define EX_MAX_PARTS   8
 
 /* The options' help: the link options, and what they mean on the wire. */
-#define EX_OPTIONS_HELP                                                                  \
-    LINK_OPTIONS_HELP                                                                    \
-    "On the in-memory wire (no --tap) the server is 10.0.0.2, the clients 10.0.0.1,\n"   \
+#define EX_OPTIONS_HELP                                                                            \
+    LINK_OPTIONS_HELP                                                                              \
+    "On the in-memory wire (no --tap) the server is 10.0.0.2, the clients 10.0.0.1,\n"             \
     "10.0.0.3...; time is virtual; --delay is 5 ms unless given.\n"
 
 /* The default port of the textbook examples (Python's socket HOWTO). */
@@ -44,7 +44,7 @@
 
 /* One program's part in a run. */
 struct ex_part {
-    const char *name; /* the stack's name: "server", "client", "client2" */
+    const char *name;                          /* the stack's name: "server", "client", "client2" */
     int (*run)(struct us_stack *s, void *arg); /* returns the exit status */
     void *arg;
     /* A server runs until it is stopped: its blocking call fails with EINTR.

@@ -55,8 +55,8 @@ static void serve(struct us_stack *s, int c, uint8_t *body)
             /* A length we will not accept: say why, then hang up (what
              * follows the header cannot be trusted to be a frame). */
             static const char why[] = "message too long (the limit is 65536 bytes)";
-            printf("%s: refused a frame announcing more than %u bytes; closing\n",
-                   us_stack_name(s), (unsigned)FRAME_MAX_BODY);
+            printf("%s: refused a frame announcing more than %u bytes; closing\n", us_stack_name(s),
+                   (unsigned)FRAME_MAX_BODY);
             frame_send(s, c, MSG_ERROR, why, sizeof(why) - 1);
             return;
         }
@@ -128,8 +128,9 @@ static int read_answer(struct us_stack *s, int fd, struct frame_reader *r, uint8
         ex_perror(s, errno == EAGAIN ? "frame_recv (no answer within 5 s)" : "frame_recv");
         return -1;
     }
-    const char *kind = type == MSG_REPLY ? "reply" : type == MSG_ERROR ? "error from the server"
-                                                                        : "unknown frame";
+    const char *kind = type == MSG_REPLY   ? "reply"
+                       : type == MSG_ERROR ? "error from the server"
+                                           : "unknown frame";
     printf("%s: %s \"%.*s\"\n", us_stack_name(s), kind, len > 60 ? 60 : (int)len,
            (const char *)body);
     return type == MSG_REPLY ? 0 : -1;
@@ -181,9 +182,8 @@ static int chat_client(struct us_stack *s, void *arg)
         /* 1. One byte over the limit: frame_send() refuses it here. */
         memset(body, 'x', FRAME_MAX_BODY + 1);
         if (frame_send(s, fd, MSG_TEXT, body, FRAME_MAX_BODY + 1) < 0)
-            printf("%s: frame_send of %u bytes: %s (EMSGSIZE): the limit is %u\n",
-                   us_stack_name(s), (unsigned)FRAME_MAX_BODY + 1, strerror(errno),
-                   (unsigned)FRAME_MAX_BODY);
+            printf("%s: frame_send of %u bytes: %s (EMSGSIZE): the limit is %u\n", us_stack_name(s),
+                   (unsigned)FRAME_MAX_BODY + 1, strerror(errno), (unsigned)FRAME_MAX_BODY);
         /* 2. A raw header announcing 1 MiB: the server refuses it. */
         uint8_t hdr[5] = {0x00, 0x10, 0x00, 0x00, MSG_TEXT};
         printf("%s: sending a raw header that announces 1048576 bytes\n", us_stack_name(s));
@@ -227,9 +227,12 @@ int main(int argc, char **argv)
     /* [server [[HOST] PORT] | client HOST [PORT]] */
     int mine = -1, rest = argc - optind;
     char **arg = argv + optind;
-    if (rest > 0 && !strcmp(arg[0], "server")) mine = 0;
-    else if (rest > 0 && !strcmp(arg[0], "client")) mine = 1;
-    else if (rest > 0) usage_error("expected 'server' or 'client', not '%s'", arg[0]);
+    if (rest > 0 && !strcmp(arg[0], "server"))
+        mine = 0;
+    else if (rest > 0 && !strcmp(arg[0], "client"))
+        mine = 1;
+    else if (rest > 0)
+        usage_error("expected 'server' or 'client', not '%s'", arg[0]);
     if (tap && mine < 0) usage_error("with --tap, say which side runs: server or client");
     if (mine == 0) {
         if (rest > 3) usage_error("unexpected argument '%s'", arg[3]);

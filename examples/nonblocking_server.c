@@ -84,8 +84,7 @@ static int nonblocking_server(struct us_stack *s, void *arg)
     int one = 1;
     us_setsockopt(s, lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in addr = ex_sockaddr(a->host, a->port);
-    if (us_bind(s, lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-        return ex_perror(s, "bind"), 1;
+    if (us_bind(s, lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0) return ex_perror(s, "bind"), 1;
     if (us_listen(s, lfd, 16) < 0) return ex_perror(s, "listen"), 1;
     char who[24];
     printf("%s: listening on %s (non-blocking)\n", us_stack_name(s), ex_addr_str(&addr, who));
@@ -187,8 +186,8 @@ int main(int argc, char **argv)
     for (int i = 1; i <= (int)nclients; i++) {
         snprintf(names[i], sizeof(names[i]), "client%d", i);
         snprintf(lines[i], sizeof(lines[i]), "hello from client %d", i);
-        cli[i] = (struct tcp_client_args){.host = EX_SERVER_ADDR, .port = srv.port,
-                                          .line = lines[i]};
+        cli[i] =
+            (struct tcp_client_args){.host = EX_SERVER_ADDR, .port = srv.port, .line = lines[i]};
         parts[i] = (struct ex_part){.name = names[i], .run = tcp_client, .arg = &cli[i]};
     }
     return ex_run(&o, parts, 1 + (int)nclients, 0);

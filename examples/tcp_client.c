@@ -76,8 +76,8 @@ static void help(void)
            "virtual time) against tcp_upper_server's server:\n"
            "  echo hello | tcp_client --trace\n"
            "With --tap, HOST is on the kernel's side:\n"
-           "  echo hello | tcp_client --tap tap0 --addr 10.0.0.2/24 10.0.0.1 50007\n\n"
-           EX_OPTIONS_HELP,
+           "  echo hello | tcp_client --tap tap0 --addr 10.0.0.2/24 10.0.0.1 "
+           "50007\n\n" EX_OPTIONS_HELP,
            EX_DEFAULT_PORT);
 }
 

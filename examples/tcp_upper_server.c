@@ -53,8 +53,10 @@ int tcp_upper_server(struct us_stack *s, void *arg)
         ssize_t n = us_recv(s, c, buf, sizeof(buf), 0);
         if (n > 0) {
             for (ssize_t i = 0; i < n; i++) buf[i] = (char)toupper((unsigned char)buf[i]);
-            if (us_send(s, c, buf, (size_t)n, 0) < 0) ex_perror(s, "send");
-            else printf("%s: answered \"%.*s\"\n", us_stack_name(s), (int)n, buf);
+            if (us_send(s, c, buf, (size_t)n, 0) < 0)
+                ex_perror(s, "send");
+            else
+                printf("%s: answered \"%.*s\"\n", us_stack_name(s), (int)n, buf);
         } else if (n == 0) {
             printf("%s: the client closed without a word\n", us_stack_name(s));
         } else {

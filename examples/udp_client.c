@@ -7,16 +7,16 @@
  *     s = socket.socket(AF_INET, SOCK_DGRAM)    fd = us_socket(s, AF_INET, SOCK_DGRAM, 0)
  *     s.settimeout(1)                           SO_RCVTIMEO 1 s
  *     for line in lines:                        for (...)
- *         s.sendto(line, (HOST, PORT))              us_sendto(s, fd, line, len, 0, &addr, sizeof(addr))
+ *         s.sendto(line, (HOST, PORT))              us_sendto(s, fd, line, len, 0, &to, tolen)
  *     for line in lines:                        for (...)
- *         data, addr = s.recvfrom(2048)             n = us_recvfrom(s, fd, buf, 2048, 0, &from, &len)
+ *         data, addr = s.recvfrom(2048)             n = us_recvfrom(s, fd, buf, 2048, 0, &fa, &l)
  *
  * It sends every message before reading any answer, to show what UDP keeps
  * and what it does not: each recvfrom() returns exactly one datagram (the
  * boundaries are kept, where TCP would hand over a stream of bytes), and a
  * datagram the network loses is simply gone -- nothing is retransmitted, the
  * answer never comes and recvfrom() times out. Try it on a lossy wire:
- * udp_client --loss 30 --trace.
+ * udp_client --loss 30 --seed 6 --trace.
  */
 #include <stdlib.h>
 
@@ -58,8 +58,8 @@ int udp_client(struct us_stack *s, void *arg)
         socklen_t len = sizeof(from);
         ssize_t r = us_recvfrom(s, fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
         if (r < 0 && errno == EAGAIN) {
-            printf("%s: no more answers within %u ms (UDP does not retransmit)\n",
-                   us_stack_name(s), a->timeout_ms);
+            printf("%s: no more answers within %u ms (UDP does not retransmit)\n", us_stack_name(s),
+                   a->timeout_ms);
             break;
         }
         if (r < 0) {
@@ -89,8 +89,7 @@ static void help(void)
            "  udp_client --loss 30 --seed 6 </dev/null     (lost datagrams stay lost)\n"
            "With --tap, HOST is on the kernel's side:\n"
            "  udp_client --tap tap0 --addr 10.0.0.2/24 10.0.0.1 50007\n\n"
-           "  --timeout MS   how long to wait for each answer (default 1000)\n\n"
-           EX_OPTIONS_HELP,
+           "  --timeout MS   how long to wait for each answer (default 1000)\n\n" EX_OPTIONS_HELP,
            MAX_MSGS, EX_DEFAULT_PORT);
 }
 
@@ -98,8 +97,8 @@ int main(int argc, char **argv)
 {
     static const struct option own[] = {{"timeout", required_argument, 0, 't'}, {0, 0, 0, 0}};
     struct link_opts o;
-    struct udp_client_args cli = {.host = EX_SERVER_ADDR, .port = EX_DEFAULT_PORT,
-                                  .timeout_ms = 1000};
+    struct udp_client_args cli = {
+        .host = EX_SERVER_ADDR, .port = EX_DEFAULT_PORT, .timeout_ms = 1000};
     unsigned long long v;
     int c;
     while ((c = ex_getopt(argc, argv, own, &o, help)) != -1) {

@@ -7,8 +7,8 @@
  *     s = socket.socket(AF_INET, SOCK_DGRAM)    fd = us_socket(s, AF_INET, SOCK_DGRAM, 0)
  *     s.bind((HOST, PORT))                      us_bind(s, fd, &addr, sizeof(addr))
  *     while True:                               for (;;) {
- *         data, addr = s.recvfrom(2048)             n = us_recvfrom(s, fd, buf, 2048, 0, &peer, &len)
- *         s.sendto(data, addr)                      us_sendto(s, fd, buf, n, 0, &peer, len)
+ *         data, addr = s.recvfrom(2048)             n = us_recvfrom(s, fd, buf, 2048, 0, &pa, &l)
+ *         s.sendto(data, addr)                      us_sendto(s, fd, buf, n, 0, &pa, l)
  *
  * One recvfrom() returns exactly one datagram, whatever its size: UDP keeps
  * message boundaries. By default it runs on the in-memory wire with
@@ -39,8 +39,8 @@ int udp_echo_server(struct us_stack *s, void *arg)
             ex_perror(s, "recvfrom");  /* e.g. ECONNREFUSED from an ICMP error: go on */
             continue;
         }
-        printf("%s: %zd bytes from %s: \"%.*s\"%s\n", us_stack_name(s), n,
-               ex_addr_str(&peer, who), n > 40 ? 40 : (int)n, buf, n > 40 ? "..." : "");
+        printf("%s: %zd bytes from %s: \"%.*s\"%s\n", us_stack_name(s), n, ex_addr_str(&peer, who),
+               n > 40 ? 40 : (int)n, buf, n > 40 ? "..." : "");
         if (us_sendto(s, fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len) < 0)
             ex_perror(s, "sendto");
     }
