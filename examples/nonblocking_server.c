@@ -63,6 +63,7 @@ static void read_in(struct us_stack *s, struct client *c)
 {
     char buf[1024];
     size_t room = sizeof(c->out) - c->len;
+    if (room == 0) return; /* answers pile up unsent: read again once they are out */
     ssize_t n = us_recv(s, c->fd, buf, room < sizeof(buf) ? room : sizeof(buf), 0);
     if (n > 0) {
         for (ssize_t i = 0; i < n; i++) c->out[c->len++] = (char)toupper((unsigned char)buf[i]);

@@ -8,6 +8,11 @@ source "$(dirname "$0")/lib.sh"
 EX=$(dirname "$USTACK")/examples
 LINK=(--tap tap0 --addr "$UADDR/24")
 
+# Readiness: a ustack server answers ping only while its stack's loop runs,
+# which is once the server blocks in accept(), recvfrom() or poll(), so an
+# answered ping (wait_ustack_up) means the port is open. A Python server is
+# ready when the kernel shows its port (k_listening, k_udp_bound).
+
 # A UDP port bound inside the namespace (kernel side).
 k_udp_bound() { nsx ss -Huln "sport = :$1" | grep -q .; }
 
