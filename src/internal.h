@@ -64,6 +64,7 @@ struct us_stack {
 
     struct iface ifaces[US_MAX_IFACES];
     unsigned n_ifaces;
+    bool gso_links;     /* some interface's link segments frames (gso_max) */
     uint32_t gateway;
 
     struct pbuf_pool pool;

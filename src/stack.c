@@ -145,6 +145,7 @@ int us_stack_add_iface(struct us_stack *s, struct us_link *link, const struct us
     ifc->mtu = cfg->mtu ? cfg->mtu : link->mtu;
     if (ifc->mtu > s->cfg.max_mtu) return -EINVAL;
     if (ifc->mtu < 576) return -EINVAL; /* RFC 791: every host takes 576 */
+    if (link->gso_max) s->gso_links = true;
     return (int)s->n_ifaces++;
 }
 

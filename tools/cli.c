@@ -74,6 +74,7 @@ enum {
     OPT_CORRUPT,
     OPT_DELAY,
     OPT_SEED,
+    OPT_OFFLOAD,
 };
 
 const struct option link_long_options[] = {
@@ -91,6 +92,7 @@ const struct option link_long_options[] = {
     {"corrupt", required_argument, 0, OPT_CORRUPT},
     {"delay", required_argument, 0, OPT_DELAY},
     {"seed", required_argument, 0, OPT_SEED},
+    {"offload", no_argument, 0, OPT_OFFLOAD},
     {0, 0, 0, 0},
 };
 
@@ -237,6 +239,9 @@ int link_opts_parse(struct link_opts *o, int opt, const char *arg)
     case OPT_TRACE:
         o->trace = true;
         return 1;
+    case OPT_OFFLOAD:
+        o->offload = true;
+        return 1;
     case OPT_CTL:
         o->ctl = arg;
         return 1;
@@ -298,14 +303,15 @@ void session_open(struct session *ss, const struct link_opts *o, const char *nam
 {
     memset(ss, 0, sizeof(*ss));
     char err[256];
-    ss->tap = us_tap_open(o->tap, o->mtu, err, sizeof(err));
+    ss->tap = us_tap_open_ex(o->tap, o->mtu, o->offload ? US_TAP_OFFLOAD : 0, err, sizeof(err));
     if (!ss->tap) fail("%s", err);
 
     struct us_stack_config cfg;
     us_stack_config_default(&cfg);
     cfg.name = name;
     cfg.seed = o->seed;
-    cfg.max_mtu = o->mtu;
+    /* Packet buffers big enough for the 64 KiB frames the TAP segments. */
+    cfg.max_mtu = o->offload ? 65535 : o->mtu;
     ss->s = us_stack_new(&cfg);
     if (!ss->s) fail("out of memory creating the stack");
 

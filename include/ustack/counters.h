@@ -13,6 +13,8 @@
     X(eth_rx, "frames received")                                                 \
     X(eth_tx, "frames sent")                                                     \
     X(eth_tx_fail, "frames the link refused to send")                            \
+    X(eth_tx_gso, "frames sent for the link to segment (TSO/GSO)")               \
+    X(eth_rx_gso, "frames above the MTU, not yet segmented (GRO/GSO)")           \
     X(drop_eth_short, "frames shorter than an Ethernet header")                  \
     X(drop_eth_oversize, "frames longer than the MTU allows")                    \
     X(drop_eth_other_mac, "frames for another MAC address")                      \

@@ -21,6 +21,14 @@
 /* Opens the TAP `name` (created if absent), sets its MTU when mtu != 0 and
  * brings it up. NULL on failure, with a message for people in `err`. */
 struct us_link *us_tap_open(const char *name, unsigned mtu, char *err, size_t errlen);
+/* us_tap_open() with flags. US_TAP_OFFLOAD: the virtio-net header
+ * (IFF_VNET_HDR) on every frame, so checksums are left to the kernel both
+ * ways and TCP sends and receives frames of up to 64 KiB that the kernel
+ * segments (TSO/GSO) or has not segmented (a GSO frame of its own). The
+ * loop turns it off when it injects faults. */
+#define US_TAP_OFFLOAD 0x1u
+struct us_link *us_tap_open_ex(const char *name, unsigned mtu, unsigned flags, char *err,
+                               size_t errlen);
 int us_tap_fd(const struct us_link *link);
 void us_tap_close(struct us_link *link);
 

@@ -40,6 +40,9 @@ struct pbuf *pbuf_alloc(struct pbuf_pool *pool)
     p->off = PBUF_HEADROOM;
     p->len = 0;
     p->tag = 0;
+    p->gso_size = 0;
+    p->csum_off = 0;
+    p->csum_start = 0;
     return p;
 }
 

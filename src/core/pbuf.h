@@ -20,6 +20,12 @@ struct pbuf {
     uint32_t off;        /* start of data within buf */
     uint32_t len;        /* bytes of data */
     uint64_t tag;        /* owner's use (e.g. the next hop address) */
+    /* Offloads for the link (struct us_tx_offload): gso_size, and where a
+     * partial checksum starts as an offset into buf (0: complete). */
+    uint16_t gso_size;
+    uint16_t csum_off;   /* checksum field, from csum_start */
+    uint32_t csum_start; /* offset into buf where a partial checksum's
+                            coverage starts; 0: the checksum is complete */
     uint8_t buf[];       /* cap bytes */
 };
 

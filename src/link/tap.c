@@ -25,13 +25,21 @@
 #include "core/util.h"
 #include "ustack/tap.h"
 
+#include <linux/virtio_net.h>
+#include <sys/uio.h>
+
+/* A frame may be a GSO frame of a whole 64 KiB IP packet, after the
+ * virtio-net header. */
 #define TAP_FRAME_MAX (65535 + 14)
+#define VNET_HLEN ((int)sizeof(struct virtio_net_hdr))
 #define LOOP_WATCH_MAX 8
 #define READ_BATCH 256
 
 struct tap {
     struct us_link link;
     int fd;
+    bool vnet;       /* IFF_VNET_HDR: every frame starts with the header */
+    bool offload;    /* checksum offload and GSO are on (both ways) */
     char name[IFNAMSIZ];
     struct us_shaper *out; /* set by the loop when faults are on */
     struct us_loop *loop;
@@ -55,14 +63,27 @@ struct us_loop {
     int wake_fd;           /* eventfd: us_loop_stop() wakes a sleeping ppoll */
     struct watch watches[LOOP_WATCH_MAX];
     unsigned n_watches;
-    uint8_t buf[TAP_FRAME_MAX];
+    uint8_t buf[VNET_HLEN + TAP_FRAME_MAX];
 };
+
+static int tap_write_hdr(struct tap *t, const struct virtio_net_hdr *vh, const uint8_t *frame,
+                         size_t len)
+{
+    ssize_t n;
+    if (t->vnet) {
+        struct iovec iov[2] = {{(void *)vh, sizeof(*vh)}, {(void *)frame, len}};
+        n = writev(t->fd, iov, 2);
+    } else {
+        n = write(t->fd, frame, len);
+    }
+    if (n < 0) return -errno;
+    return 0;
+}
 
 static int tap_write(struct tap *t, const uint8_t *frame, size_t len)
 {
-    ssize_t n = write(t->fd, frame, len);
-    if (n < 0) return -errno;
-    return 0;
+    static const struct virtio_net_hdr none = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    return tap_write_hdr(t, &none, frame, len);
 }
 
 static int tap_send(struct us_link *link, const uint8_t *frame, size_t len, us_time_t now)
@@ -75,7 +96,47 @@ static int tap_send(struct us_link *link, const uint8_t *frame, size_t len, us_t
     return tap_write(t, frame, len);
 }
 
-static const struct us_link_ops tap_ops = {.send = tap_send};
+/* The virtio-net header asks the kernel to finish the checksum and to cut
+ * a GSO frame into MTU-sized segments (virtio spec §5.1.6.2; the kernel
+ * side is virtio_net_hdr_to_skb()). A frame to a local socket is never
+ * cut: the kernel's TCP takes it whole, as it takes its own GRO frames. */
+static int tap_send_offload(struct us_link *link, const uint8_t *frame, size_t len,
+                            const struct us_tx_offload *o, us_time_t now)
+{
+    struct tap *t = container_of(link, struct tap, link);
+    (void)now;
+    struct virtio_net_hdr vh = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    if (o->csum_start) {
+        vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh.csum_start = o->csum_start;
+        vh.csum_offset = o->csum_offset;
+    }
+    if (o->gso_size) {
+        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        vh.gso_size = o->gso_size;
+        /* Ethernet, IP and TCP headers: what every segment repeats. */
+        vh.hdr_len = (uint16_t)(o->csum_start + ((frame[o->csum_start + 12] >> 4) * 4));
+    }
+    return tap_write_hdr(t, &vh, frame, len);
+}
+
+static const struct us_link_ops tap_ops = {.send = tap_send, .send_offload = tap_send_offload};
+
+/* Checksum offload and TSO from the kernel to us, or neither. */
+static int tap_set_offload(struct tap *t, bool on)
+{
+    unsigned long f = on ? TUN_F_CSUM | TUN_F_TSO4 : 0;
+    if (ioctl(t->fd, TUNSETOFFLOAD, f) < 0) return -errno;
+    t->offload = on;
+    if (on) {
+        t->link.flags |= US_LINK_F_TX_CSUM;
+        t->link.gso_max = 65535;
+    } else {
+        t->link.flags &= ~US_LINK_F_TX_CSUM;
+        t->link.gso_max = 0;
+    }
+    return 0;
+}
 
 static int set_mtu_up(const char *name, unsigned mtu, char *err, size_t errlen)
 {
@@ -105,6 +166,12 @@ static int set_mtu_up(const char *name, unsigned mtu, char *err, size_t errlen)
 
 struct us_link *us_tap_open(const char *name, unsigned mtu, char *err, size_t errlen)
 {
+    return us_tap_open_ex(name, mtu, 0, err, errlen);
+}
+
+struct us_link *us_tap_open_ex(const char *name, unsigned mtu, unsigned flags, char *err,
+                               size_t errlen)
+{
     if (!name || !*name || strlen(name) >= IFNAMSIZ) {
         snprintf(err, errlen, "bad TAP name '%s' (1 to %d characters)", name ? name : "",
                  IFNAMSIZ - 1);
@@ -120,7 +187,7 @@ struct us_link *us_tap_open(const char *name, unsigned mtu, char *err, size_t er
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | ((flags & US_TAP_OFFLOAD) ? IFF_VNET_HDR : 0);
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         snprintf(err, errlen, "cannot attach to TAP %s: %s%s", name, strerror(errno),
@@ -145,6 +212,17 @@ struct us_link *us_tap_open(const char *name, unsigned mtu, char *err, size_t er
     t->link.ops = &tap_ops;
     t->link.mtu = mtu ? mtu : 1500;
     t->link.name = t->name;
+    if (flags & US_TAP_OFFLOAD) {
+        t->vnet = true;
+        int rc = tap_set_offload(t, true);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot turn on offloads on TAP %s: %s", t->name,
+                     strerror(-rc));
+            close(fd);
+            free(t);
+            return NULL;
+        }
+    }
     return &t->link;
 }
 
@@ -210,6 +288,11 @@ struct us_loop *us_loop_new(struct us_stack *s, struct us_link *link, int iface,
     /* Loop time is monotonic but starts at the wall clock, so captures carry
      * real timestamps that line up with the kernel's. */
     l->epoch = (us_time_t)rt.tv_sec * 1000000u + (us_time_t)rt.tv_nsec / 1000u;
+    /* Faults act per segment: a lost GSO frame would be dozens of lost
+     * segments, and a corrupted one could not be told apart from a partial
+     * checksum. With faults, frames go one segment each, checksummed. */
+    if (l->tap->offload && (has_faults(faults_out) || has_faults(faults_in)))
+        tap_set_offload(l->tap, false);
     if (has_faults(faults_out)) {
         l->out = us_shaper_new(seed ^ 0x6f7574u);
         us_shaper_set_faults(l->out, faults_out);
@@ -295,14 +378,26 @@ static void pump_shapers(struct us_loop *l, us_time_t now)
 
 static void read_tap(struct us_loop *l)
 {
+    struct tap *t = l->tap;
+    size_t hl = t->vnet ? VNET_HLEN : 0;
     for (int i = 0; i < READ_BATCH; i++) {
-        ssize_t n = read(l->tap->fd, l->buf, sizeof(l->buf));
-        if (n <= 0) return;
+        ssize_t n = read(t->fd, l->buf, sizeof(l->buf));
+        if (n <= (ssize_t)hl) return;
         us_time_t now = us_loop_now(l);
-        if (l->in)
-            us_shaper_push(l->in, l->buf, (size_t)n, now, 0);
-        else
-            us_stack_input(l->s, l->iface, l->buf, (size_t)n, now);
+        const uint8_t *frame = l->buf + hl;
+        size_t len = (size_t)n - hl;
+        if (l->in) {
+            us_shaper_push(l->in, frame, len, now, 0);
+            continue;
+        }
+        /* The kernel left the checksum partial (it was made on this
+         * machine and never crossed a wire), or checked it already. */
+        const struct virtio_net_hdr *vh = (const void *)l->buf;
+        bool trusted = t->vnet && (vh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM |
+                                                VIRTIO_NET_HDR_F_DATA_VALID));
+        if (trusted) t->link.flags |= US_LINK_F_CSUM_TRUSTED;
+        us_stack_input(l->s, l->iface, frame, len, now);
+        if (trusted) t->link.flags &= ~US_LINK_F_CSUM_TRUSTED;
     }
 }
 

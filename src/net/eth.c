@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/csum.h"
 #include "core/util.h"
 #include "net/net.h"
 
@@ -20,7 +21,10 @@ void eth_input(struct us_stack *s, int iface, const uint8_t *frame, size_t len)
         stat_inc(s, US_C_drop_eth_short);
         return;
     }
-    if (len > ETH_HLEN + ifc->mtu) {
+    /* A link that segments may also deliver a peer's frame not yet cut
+     * (GRO/GSO); TCP takes a segment of any length. */
+    unsigned most = ifc->link->gso_max > ifc->mtu ? ifc->link->gso_max : ifc->mtu;
+    if (len > ETH_HLEN + most) {
         stat_inc(s, US_C_drop_eth_oversize);
         return;
     }
@@ -30,6 +34,7 @@ void eth_input(struct us_stack *s, int iface, const uint8_t *frame, size_t len)
         stat_inc(s, US_C_drop_eth_other_mac);
         return;
     }
+    if (len > ETH_HLEN + ifc->mtu) stat_inc(s, US_C_eth_rx_gso);
     uint16_t type = rd16(frame + 12);
     switch (type) {
     case ETHERTYPE_ARP:
@@ -44,6 +49,37 @@ void eth_input(struct us_stack *s, int iface, const uint8_t *frame, size_t len)
     }
 }
 
+/* Finishes a partial checksum (pbuf.h): the field holds the pseudo-header
+ * sum, so the sum over the covered bytes, field included, is the rest. */
+static void csum_finish(struct pbuf *p)
+{
+    uint8_t *c = p->buf + p->csum_start;
+    uint32_t n = p->off + p->len - p->csum_start;
+    wr16(c + p->csum_off, csum_fold(csum_add(0, c, n)));
+}
+
+static int send_offloaded(struct us_stack *s, int iface, struct pbuf *p)
+{
+    struct us_link *link = s->ifaces[iface].link;
+    uint8_t *h = pbuf_data(p);
+    struct us_tx_offload o = {
+        .gso_size = p->gso_size,
+        .csum_start = (uint16_t)(p->csum_start - p->off),
+        .csum_offset = p->csum_off,
+    };
+    if (o.gso_size) stat_inc(s, US_C_eth_tx_gso);
+    if (s->n_obs) {
+        /* Observers (pcap, trace) see the frame as it will be on the wire:
+         * with its checksum, one frame per GSO burst as tcpdump shows it. */
+        uint8_t *c = p->buf + p->csum_start + p->csum_off;
+        uint16_t partial = rd16(c);
+        csum_finish(p);
+        stack_notify_frame(s, iface, US_DIR_OUT, h, p->len);
+        wr16(c, partial);
+    }
+    return link->ops->send_offload(link, h, p->len, &o, s->now);
+}
+
 int eth_output(struct us_stack *s, int iface, const uint8_t dst[ETH_ALEN], uint16_t type,
                struct pbuf *p)
 {
@@ -52,8 +88,15 @@ int eth_output(struct us_stack *s, int iface, const uint8_t dst[ETH_ALEN], uint1
     memcpy(h, dst, ETH_ALEN);
     memcpy(h + 6, ifc->mac, ETH_ALEN);
     wr16(h + 12, type);
-    stack_notify_frame(s, iface, US_DIR_OUT, h, p->len);
-    int rc = us_link_send(ifc->link, h, p->len, s->now);
+    int rc;
+    if (p->gso_size || (p->csum_start && (ifc->link->flags & US_LINK_F_TX_CSUM) &&
+                        ifc->link->ops->send_offload)) {
+        rc = send_offloaded(s, iface, p);
+    } else {
+        if (p->csum_start) csum_finish(p);
+        stack_notify_frame(s, iface, US_DIR_OUT, h, p->len);
+        rc = us_link_send(ifc->link, h, p->len, s->now);
+    }
     if (rc < 0)
         stat_inc(s, US_C_eth_tx_fail);
     else

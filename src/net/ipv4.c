@@ -156,6 +156,18 @@ unsigned ip_route_mtu(const struct us_stack *s, uint32_t dst)
     return s->ifaces[iface].mtu;
 }
 
+unsigned ip_route_gso(const struct us_stack *s, uint32_t dst)
+{
+    int iface;
+    uint32_t nh;
+    if (!s->gso_links || ip_route(s, dst, &iface, &nh) < 0) return 0;
+    const struct iface *ifc = &s->ifaces[iface];
+    unsigned gso = ifc->link->gso_max;
+    if (!gso || !ifc->link->ops->send_offload) return 0;
+    gso = gso < s->cfg.max_mtu ? gso : s->cfg.max_mtu;
+    return gso > ifc->mtu ? gso : 0;
+}
+
 int ip_output(struct us_stack *s, struct pbuf *p, uint32_t src, uint32_t dst, uint8_t proto)
 {
     int iface;
@@ -166,7 +178,13 @@ int ip_output(struct us_stack *s, struct pbuf *p, uint32_t src, uint32_t dst, ui
         return -ENETUNREACH;
     }
     const struct iface *ifc = &s->ifaces[iface];
-    if (p->len + IP_HLEN > ifc->mtu) {
+    unsigned limit = ifc->mtu;
+    if (p->gso_size) {
+        /* A GSO frame: the link cuts it into segments that fit the MTU. */
+        limit = ifc->link->gso_max && ifc->link->ops->send_offload ? ifc->link->gso_max : 0;
+        limit = limit < s->cfg.max_mtu ? limit : s->cfg.max_mtu;
+    }
+    if (p->len + IP_HLEN > limit) {
         stat_inc(s, US_C_drop_ip_too_big);
         pbuf_free(&s->pool, p);
         return -EMSGSIZE;

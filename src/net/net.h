@@ -63,6 +63,9 @@ int ip_route(const struct us_stack *s, uint32_t dst, int *iface, uint32_t *nexth
 uint32_t ip_source_for(const struct us_stack *s, uint32_t dst);
 /* The MTU of the route to dst (0 if no route). */
 unsigned ip_route_mtu(const struct us_stack *s, uint32_t dst);
+/* The largest IP packet of one TCP frame the route's link cuts into
+ * segments itself (bounded by the packet buffers); 0 when it does not. */
+unsigned ip_route_gso(const struct us_stack *s, uint32_t dst);
 bool ip_is_local(const struct us_stack *s, uint32_t addr);
 /* Prepends an IPv4 header (DF set) to the transport segment in p and sends
  * it; consumes p. src 0 picks the route's address. */

@@ -121,6 +121,12 @@ int tcp_send_raw(struct us_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
 
 int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len, uint8_t flags)
 {
+    return tcp_send_segment_gso(s, t, seq, len, flags, 0);
+}
+
+int tcp_send_segment_gso(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
+                         uint8_t flags, uint32_t gso_max)
+{
     struct pbuf *p = pbuf_alloc(&s->pool);
     if (!p) {
         stat_inc(s, US_C_drop_no_pbuf);
@@ -170,7 +176,18 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
      * theirs from the payload. A trimmed segment can no longer carry FIN. */
     uint32_t cap = t->mss + ((t->tf & TF_TS_OK) ? TCP_TS_OPTLEN : 0);
     cap = cap > optlen ? cap - (uint32_t)optlen : 0;
-    if (len > cap) {
+    uint32_t segs = 1;
+    if (len > cap && gso_max > IP_HLEN + hlen + cap && cap) {
+        /* One frame for the link to cut into segments of `cap` bytes, each
+         * with this header (TSO/GSO): every segment but the last is full. */
+        uint32_t most = (gso_max - IP_HLEN - (uint32_t)hlen) / cap * cap;
+        if (len > most) {
+            len = most;
+            flags &= (uint8_t) ~(TH_FIN | TH_PSH);
+        }
+        segs = (len + cap - 1) / cap;
+        if (segs > 1) p->gso_size = (uint16_t)cap;
+    } else if (len > cap) {
         len = cap;
         flags &= (uint8_t) ~(TH_FIN | TH_PSH);
     }
@@ -188,8 +205,12 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
     wr16(h + 16, 0);
     wr16(h + 18, 0);
     p->len = (uint32_t)(hlen + len);
+    /* The checksum is left partial (the pseudo-header sum in the field):
+     * eth_output() finishes it, or hands it to a link that does. */
     uint32_t sum = csum_pseudo(t->node.laddr, t->node.raddr, IPPROTO_TCP_, (uint16_t)p->len);
-    wr16(h + 16, csum_fold(csum_add(sum, h, p->len)));
+    wr16(h + 16, (uint16_t)~csum_fold(sum));
+    p->csum_start = p->off;
+    p->csum_off = 16;
 
     if (flags & TH_ACK) {
         /* An ACK that acknowledges new data uses up one quick ACK. */
@@ -198,9 +219,9 @@ int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
         t->tf &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE | TF_DSACK);
         t->delack_at = US_TIME_NEVER;
     }
-    t->st.segs_out++;
+    t->st.segs_out += segs;
     if (len) {
-        t->st.data_segs_out++;
+        t->st.data_segs_out += segs;
         t->st.bytes_sent += len;
         t->last_tx_data = s->now;
     }
@@ -306,6 +327,9 @@ void tcp_output(struct us_stack *s, struct tcb *t)
     }
 
     bool sent_any = false, sent_new = false;
+    /* A link that segments (TSO/GSO) takes new data in frames of many
+     * segments: one pass through the stack and one write for all of them. */
+    uint32_t gso = ip_route_gso(s, t->node.raddr);
     if (t->ca_state == CA_RECOVERY && t->sb && (t->tf & TF_SACK_OK)) {
         while (tcp_flight(t) + t->mss <= t->cwnd && send_hole(s, t)) sent_any = true;
     }
@@ -333,7 +357,14 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         seq_t wnd_edge = t->snd_una + t->snd_wnd;
         uint32_t wnd_room = seq_gt(wnd_edge, seq) ? wnd_edge - seq : 0;
         uint32_t room = min_u32(cwnd_room, wnd_room);
+        bool retrans = seq_lt(seq, t->snd_max);
         uint32_t len = min_u32(min_u32(unsent, t->mss), room);
+        if (gso && !retrans && room > t->mss && unsent > t->mss) {
+            /* Whole segments only, unless it is all there is: what is left
+             * over waits, as it would when sent one segment at a time. */
+            len = min_u32(unsent, room);
+            if (len < unsent) len = len / t->mss * t->mss;
+        }
         /* The FIN rides on the segment with the last byte, or goes alone; it
          * takes a sequence number, so it needs one byte of window too. */
         bool send_fin = fin && len == unsent && wnd_room > len && (len > 0 || cwnd_room > 0);
@@ -352,8 +383,7 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         uint8_t flags = TH_ACK;
         if (len && len == unsent) flags |= TH_PSH;
         if (send_fin) flags |= TH_FIN;
-        bool retrans = seq_lt(seq, t->snd_max);
-        int sent = tcp_send_segment(s, t, seq, len, flags);
+        int sent = tcp_send_segment_gso(s, t, seq, len, flags, gso);
         if (sent < 0) break;
         if ((uint32_t)sent < len) {
             len = (uint32_t)sent; /* options took room; the FIN waits */
@@ -361,7 +391,9 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         }
         sent_any = true;
         if (!retrans) sent_new = true;
-        if (!retrans && len) t->last_seg_len = (uint16_t)len;
+        if (!retrans && len)
+            t->last_seg_len = (uint16_t)(len <= t->mss || len % t->mss == 0 ? min_u32(len, t->mss)
+                                                                            : len % t->mss);
         if (retrans) {
             t->st.total_retrans++;
             t->st.bytes_retrans += len;

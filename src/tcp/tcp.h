@@ -429,6 +429,11 @@ void tcp_output(struct us_stack *s, struct tcb *t);
  * the options need room (then without FIN): returns the payload bytes sent,
  * or a negative errno when no segment could be built. */
 int tcp_send_segment(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len, uint8_t flags);
+/* The same, but `len` may exceed one segment when the route's link
+ * segments frames itself: up to gso_max bytes of IP packet (0: one
+ * segment). */
+int tcp_send_segment_gso(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t len,
+                         uint8_t flags, uint32_t gso_max);
 void tcp_send_ack(struct us_stack *s, struct tcb *t);
 /* RST in reply to a segment (RFC 9293 §3.10.7.1). Never in reply to a RST. */
 void tcp_send_reset_reply(struct us_stack *s, const struct segment *sg);
