@@ -326,6 +326,12 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         break;
     }
 
+    /* Nothing to send and no ACK owed: what a receiver finds on most
+     * segments. Everything below would come to nothing. */
+    if (!(t->tf & (TF_ACK_NOW | TF_WND_UPDATE)) && t->ca_state != CA_RECOVERY &&
+        !fin_pending(t) && tcp_unsent(t) == 0)
+        return;
+
     bool sent_any = false, sent_new = false;
     /* A link that segments (TSO/GSO) takes new data in frames of many
      * segments: one pass through the stack and one write for all of them. */
