@@ -9,6 +9,8 @@
  */
 #include "core/timer.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void list_insert(struct us_timer **head, struct us_timer *t)
@@ -34,12 +36,21 @@ void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx)
     w->ctx = ctx;
 }
 
-void timer_init(struct us_timer *t, timer_fn fn)
+void timer_init(struct timer_wheel *w, struct us_timer *t, timer_fn fn)
 {
+    unsigned k = 0;
+    while (k < w->n_fns && w->fns[k] != fn) k++;
+    if (k == w->n_fns) {
+        if (k == TW_KINDS) {
+            fprintf(stderr, "ustack: more than %d timer callbacks\n", TW_KINDS);
+            abort();
+        }
+        w->fns[w->n_fns++] = fn;
+    }
     t->next = NULL;
     t->pprev = NULL;
     t->expires = 0;
-    t->fn = fn;
+    t->kind = (uint8_t)k;
     t->where = TW_IDLE;
 }
 
@@ -164,7 +175,7 @@ unsigned timer_wheel_run(struct timer_wheel *w, us_time_t now)
     while ((t = w->due)) {
         unplace(w, t);
         w->count--;
-        t->fn(t, w->now, w->ctx);
+        w->fns[t->kind](t, w->now, w->ctx);
         fired++;
     }
     return fired;

@@ -25,13 +25,17 @@ struct us_timer;
 /* `ctx` is the wheel's context (the stack), so timers need no back-pointer. */
 typedef void (*timer_fn)(struct us_timer *t, us_time_t now, void *ctx);
 
+/* 32 bytes: one sits in every control block, so the callback is a kind
+ * (an index into the wheel's table) rather than an 8-byte pointer. */
 struct us_timer {
     struct us_timer *next;
     struct us_timer **pprev;
     us_time_t expires;
-    timer_fn fn;
     uint16_t where; /* TW_IDLE, TW_DUE, TW_OVERFLOW, or level*64+slot */
+    uint8_t kind;   /* index into timer_wheel.fns */
 };
+
+#define TW_KINDS 16
 
 #define TW_IDLE 0xffffu
 #define TW_DUE 0xfffeu
@@ -45,10 +49,14 @@ struct timer_wheel {
     struct us_timer *overflow;                /* beyond 2^48 us ahead */
     unsigned count;                           /* timers armed */
     void *ctx;                                /* passed to every callback */
+    timer_fn fns[TW_KINDS];                   /* callbacks, by timer kind */
+    unsigned n_fns;
 };
 
 void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx);
-void timer_init(struct us_timer *t, timer_fn fn);
+/* An idle timer that calls fn when it fires. At most TW_KINDS different
+ * callbacks per wheel (a programming error beyond: abort). */
+void timer_init(struct timer_wheel *w, struct us_timer *t, timer_fn fn);
 /* Arms (or re-arms) t to fire at `expires` (absolute). */
 void timer_set(struct timer_wheel *w, struct us_timer *t, us_time_t expires);
 void timer_cancel(struct timer_wheel *w, struct us_timer *t);

@@ -20,7 +20,9 @@ struct sock {
     bool nonblock;
     bool linger_on;
     int linger_sec;
-    us_time_t rcvtimeo, sndtimeo;  /* 0: none */
+    /* Milliseconds (rounded up; Linux keeps jiffies); 0: none. Kept
+     * small, like the rest: one struct sock per connection. */
+    uint32_t rcvtimeo_ms, sndtimeo_ms;
     struct tcb *tcb;           /* stream, unless listening */
     struct listener *lst;      /* stream, listening */
     struct udp_sock *udp;      /* datagram */

@@ -102,9 +102,9 @@ static void sock_release(struct us_stack *s, struct sock *sk)
 
 /* ---- waiting ---- */
 
-static us_time_t deadline_after(struct us_stack *s, us_time_t timeo)
+static us_time_t deadline_after(struct us_stack *s, uint32_t timeo_ms)
 {
-    return timeo ? s->now + timeo : US_TIME_NEVER;
+    return timeo_ms ? s->now + US_MSEC(timeo_ms) : US_TIME_NEVER;
 }
 
 /* Runs the world a step. 0, or -EAGAIN at the deadline, -EDEADLK when
@@ -214,10 +214,10 @@ int us_bind(struct us_stack *s, int fd, const struct sockaddr *addr, socklen_t l
     if (!port) {
         port = bind_pick_port(s, ip);
         if (!port) return fail(EADDRINUSE);
-    } else if (bind_check(s, ip, port, t->set.reuseaddr) < 0) {
+    } else if (bind_check(s, ip, port, t->set->reuseaddr) < 0) {
         return fail(EADDRINUSE);
     }
-    t->bind = bind_get(s, ip, port, t->set.reuseaddr, false, true);
+    t->bind = bind_get(s, ip, port, t->set->reuseaddr, false, true);
     if (!t->bind) return fail(ENOBUFS);
     t->node.laddr = ip;
     t->node.lport = port;
@@ -248,13 +248,13 @@ int us_listen(struct us_stack *s, int fd, int backlog)
     bind_put(s, t->bind);
     t->bind = NULL;
     if (bind_check(s, ip, port, false) < 0 &&
-        (!t->set.reuseaddr || listener_lookup(s, ip, port) || bind_check(s, ip, port, true) < 0)) {
-        t->bind = bind_get(s, ip, port, t->set.reuseaddr, false, true);
+        (!t->set->reuseaddr || listener_lookup(s, ip, port) || bind_check(s, ip, port, true) < 0)) {
+        t->bind = bind_get(s, ip, port, t->set->reuseaddr, false, true);
         return fail(EADDRINUSE);
     }
-    struct listener *l = listener_new(s, ip, port, bl, &t->set, t->set.reuseaddr);
+    struct listener *l = listener_new(s, ip, port, bl, t->set, t->set->reuseaddr);
     if (!l) {
-        t->bind = bind_get(s, ip, port, t->set.reuseaddr, false, true);
+        t->bind = bind_get(s, ip, port, t->set->reuseaddr, false, true);
         return fail(ENOBUFS);
     }
     struct conn_node who = {.laddr = ip, .lport = port};
@@ -273,7 +273,7 @@ int us_accept4(struct us_stack *s, int fd, struct sockaddr *addr, socklen_t *len
     if (sk->type != SOCK_STREAM) return fail(EOPNOTSUPP);
     if (!sk->lst) return fail(EINVAL);
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return fail(EINVAL);
-    us_time_t deadline = deadline_after(s, sk->rcvtimeo);
+    us_time_t deadline = deadline_after(s, sk->rcvtimeo_ms);
     for (;;) {
         struct tcb *t = listener_accept(s, sk->lst);
         if (t) {
@@ -341,7 +341,7 @@ int us_connect(struct us_stack *s, int fd, const struct sockaddr *addr, socklen_
         if (rc < 0) return fail(-rc);
         if (sk->nonblock) return fail(EINPROGRESS);
     }
-    us_time_t deadline = deadline_after(s, sk->sndtimeo);
+    us_time_t deadline = deadline_after(s, sk->sndtimeo_ms);
     while (connecting(t)) {
         int w = wait_step(s, deadline);
         if (w == -EAGAIN) return fail(EINPROGRESS); /* SO_SNDTIMEO, as Linux */
@@ -363,7 +363,7 @@ static ssize_t stream_send(struct us_stack *s, struct sock *sk, const uint8_t *b
     struct tcb *t = sk->tcb;
     if (!t) return fail(sk->lst ? ENOTCONN : EPIPE);
     bool nonblock = sk->nonblock || (flags & MSG_DONTWAIT);
-    us_time_t deadline = deadline_after(s, sk->sndtimeo);
+    us_time_t deadline = deadline_after(s, sk->sndtimeo_ms);
     size_t done = 0;
     for (;;) {
         ssize_t n = tcp_user_send(s, t, buf + done, len - done);
@@ -390,7 +390,7 @@ static ssize_t stream_recv(struct us_stack *s, struct sock *sk, uint8_t *buf, si
         !tcp_user_readable(t))
         return fail(ENOTCONN);
     bool nonblock = sk->nonblock || (flags & MSG_DONTWAIT);
-    us_time_t deadline = deadline_after(s, sk->rcvtimeo);
+    us_time_t deadline = deadline_after(s, sk->rcvtimeo_ms);
     size_t done = 0;
     if (!len) return 0;
     for (;;) {
@@ -457,7 +457,7 @@ ssize_t us_recvfrom(struct us_stack *s, int fd, void *buf, size_t len, int flags
         return n;
     }
     bool nonblock = sk->nonblock || (flags & MSG_DONTWAIT);
-    us_time_t deadline = deadline_after(s, sk->rcvtimeo);
+    us_time_t deadline = deadline_after(s, sk->rcvtimeo_ms);
     for (;;) {
         int perr = udp_take_error(sk->udp);
         if (perr) return fail(perr);
@@ -496,10 +496,11 @@ int us_shutdown(struct us_stack *s, int fd, int how)
     if (sk->lst) {
         /* Linux: shutting the reading side of a listener stops it. */
         if (how == SHUT_WR) return 0;
-        struct tcp_settings set = sk->lst->set;
+        const struct tcp_settings *set = tcp_settings_ref(sk->lst->set);
         listener_close(s, sk->lst);
         sk->lst = NULL;
-        sk->tcb = tcb_alloc(s, &set);
+        sk->tcb = tcb_alloc(s, set);
+        tcp_settings_put(s, set);
         return sk->tcb ? 0 : fail(ENOBUFS);
     }
     int rc = tcp_user_shutdown(s, sk->tcb, how);
@@ -610,22 +611,32 @@ static int put_int(void *val, socklen_t *len, int v)
     return 0;
 }
 
-static struct tcp_settings *settings_of(struct sock *sk)
+/* Where the socket's shared settings hang (tcp.h), or NULL. */
+static const struct tcp_settings **settings_slot(struct sock *sk)
 {
     if (sk->lst) return &sk->lst->set;
     if (sk->tcb) return &sk->tcb->set;
     return NULL;
 }
 
-static us_time_t tv_to_us(const struct timeval *tv)
+static const struct tcp_settings *settings_of(struct sock *sk)
 {
-    return (us_time_t)tv->tv_sec * 1000000u + (us_time_t)tv->tv_usec;
+    const struct tcp_settings **slot = settings_slot(sk);
+    return slot ? *slot : NULL;
 }
 
-static int set_socket_opt(struct us_stack *s, struct sock *sk, int name, const void *val,
-                          socklen_t len)
+/* What a change of settings asks for once the socket holds them. */
+enum then { THEN_NOTHING, THEN_KEEPALIVE, THEN_CC, THEN_OUTPUT };
+
+static uint32_t tv_to_ms(const struct timeval *tv)
 {
-    struct tcp_settings *set = settings_of(sk);
+    uint64_t ms = (uint64_t)tv->tv_sec * 1000u + ((uint64_t)tv->tv_usec + 999u) / 1000u;
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms; /* ~49 days: as good as forever */
+}
+
+static int set_socket_opt(struct us_stack *s, struct sock *sk, struct tcp_settings *set,
+                          enum then *then, int name, const void *val, socklen_t len)
+{
     const struct us_tcp_config *c = &s->cfg.tcp;
     int v = 0;
     switch (name) {
@@ -637,7 +648,7 @@ static int set_socket_opt(struct us_stack *s, struct sock *sk, int name, const v
         if (get_int(val, len, &v) < 0) return -EINVAL;
         if (set) {
             set->keepalive = v != 0;
-            if (sk->tcb) tcp_keepalive_reset(s, sk->tcb);
+            *then = THEN_KEEPALIVE;
         }
         return 0;
     case SO_LINGER: {
@@ -692,9 +703,9 @@ static int set_socket_opt(struct us_stack *s, struct sock *sk, int name, const v
         memcpy(&tv, val, sizeof(tv));
         if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EDOM;
         if (name == SO_RCVTIMEO)
-            sk->rcvtimeo = tv_to_us(&tv);
+            sk->rcvtimeo_ms = tv_to_ms(&tv);
         else
-            sk->sndtimeo = tv_to_us(&tv);
+            sk->sndtimeo_ms = tv_to_ms(&tv);
         return 0;
     }
     default:
@@ -702,10 +713,9 @@ static int set_socket_opt(struct us_stack *s, struct sock *sk, int name, const v
     }
 }
 
-static int set_tcp_opt(struct us_stack *s, struct sock *sk, int name, const void *val,
-                       socklen_t len)
+static int set_tcp_opt(struct us_stack *s, struct sock *sk, struct tcp_settings *set,
+                       enum then *then, int name, const void *val, socklen_t len)
 {
-    struct tcp_settings *set = settings_of(sk);
     if (!set) return -EOPNOTSUPP;
     struct tcb *t = sk->tcb;
     int v = 0;
@@ -716,18 +726,18 @@ static int set_tcp_opt(struct us_stack *s, struct sock *sk, int name, const void
         int cc = cc_by_name(buf);
         if (cc < 0) return -ENOENT; /* Linux: unknown algorithm */
         set->cc = (uint8_t)cc;
-        if (t && t->state != US_TCP_CLOSED && t->state != US_TCP_SYN_SENT) cc_ops_of(t)->init(s, t);
+        if (t && t->state != US_TCP_CLOSED && t->state != US_TCP_SYN_SENT) *then = THEN_CC;
         return 0;
     }
     if (get_int(val, len, &v) < 0) return -EINVAL;
     switch (name) {
     case TCP_NODELAY:
         set->nodelay = v != 0;
-        if (t && v) tcp_output(s, t); /* pending small data goes now */
+        if (t && v) *then = THEN_OUTPUT; /* pending small data goes now */
         return 0;
     case TCP_CORK:
         set->cork = v != 0;
-        if (t && !v) tcp_output(s, t); /* uncorking flushes */
+        if (t && !v) *then = THEN_OUTPUT; /* uncorking flushes */
         return 0;
     case TCP_MAXSEG:
         if (v < 0 || (v && (v < 88 || v > 65535 - 40))) return -EINVAL;
@@ -736,7 +746,7 @@ static int set_tcp_opt(struct us_stack *s, struct sock *sk, int name, const void
     case TCP_KEEPIDLE:
         if (v < 1 || v > 32767) return -EINVAL;
         set->keepidle = US_SEC(v);
-        if (t) tcp_keepalive_reset(s, t);
+        *then = THEN_KEEPALIVE;
         return 0;
     case TCP_KEEPINTVL:
         if (v < 1 || v > 32767) return -EINVAL;
@@ -783,14 +793,29 @@ int us_setsockopt(struct us_stack *s, int fd, int level, int name, const void *v
     enter(s);
     struct sock *sk = lookup(s, fd);
     if (!sk) return fail(EBADF);
+    /* A change is made on a copy; the socket then takes the shared copy
+     * equal to it, and only then does what the change asks for. */
+    const struct tcp_settings **slot = settings_slot(sk);
+    struct tcp_settings copy, *set = NULL;
+    if (slot) {
+        copy = **slot;
+        set = &copy;
+    }
+    enum then then = THEN_NOTHING;
     int rc;
     if (level == SOL_SOCKET)
-        rc = set_socket_opt(s, sk, name, val, len);
+        rc = set_socket_opt(s, sk, set, &then, name, val, len);
     else if (level == IPPROTO_TCP && sk->type == SOCK_STREAM)
-        rc = set_tcp_opt(s, sk, name, val, len);
+        rc = set_tcp_opt(s, sk, set, &then, name, val, len);
     else
         rc = -ENOPROTOOPT;
-    return rc < 0 ? fail(-rc) : 0;
+    if (rc == 0 && slot) rc = tcp_settings_assign(s, slot, &copy);
+    if (rc < 0) return fail(-rc);
+    struct tcb *t = sk->tcb;
+    if (t && then == THEN_KEEPALIVE) tcp_keepalive_reset(s, t);
+    if (t && then == THEN_CC) cc_ops_of(t)->init(s, t);
+    if (t && then == THEN_OUTPUT) tcp_output(s, t);
+    return 0;
 }
 
 int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, socklen_t *len)
@@ -799,7 +824,7 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, so
     struct sock *sk = lookup(s, fd);
     if (!sk) return fail(EBADF);
     if (!val || !len) return fail(EFAULT);
-    struct tcp_settings *set = settings_of(sk);
+    const struct tcp_settings *set = settings_of(sk);
     struct tcb *t = sk->tcb;
     int rc = 0;
     if (level == SOL_SOCKET) {
@@ -843,9 +868,9 @@ int us_getsockopt(struct us_stack *s, int fd, int level, int name, void *val, so
         case SO_RCVTIMEO:
         case SO_SNDTIMEO: {
             if (*len < (socklen_t)sizeof(struct timeval)) return fail(EINVAL);
-            us_time_t us = name == SO_RCVTIMEO ? sk->rcvtimeo : sk->sndtimeo;
-            struct timeval tv = {.tv_sec = (time_t)(us / 1000000u),
-                                 .tv_usec = (suseconds_t)(us % 1000000u)};
+            uint32_t ms = name == SO_RCVTIMEO ? sk->rcvtimeo_ms : sk->sndtimeo_ms;
+            struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
+                                 .tv_usec = (suseconds_t)(ms % 1000u) * 1000};
             memcpy(val, &tv, sizeof(tv));
             *len = sizeof(tv);
             break;
@@ -966,7 +991,7 @@ static short poll_mask(const struct sock *sk)
     if (closed && (t->tf & TF_SYN_ACKED)) m |= POLLIN; /* reads return 0 or an error */
     bool opening = t->state == US_TCP_SYN_SENT || t->state == US_TCP_SYN_RECEIVED;
     if (!opening && !(t->tf & TF_FIN_QUEUED) &&
-        (closed || tcp_user_send_space(t) >= t->set.sndbuf / 3 || tcp_user_send_space(t) > 0))
+        (closed || tcp_user_send_space(t) >= t->set->sndbuf / 3 || tcp_user_send_space(t) > 0))
         m |= POLLOUT;
     return m;
 }
@@ -1008,7 +1033,7 @@ static const char *timer_name(const struct tcb *t, us_time_t *expires)
     }
     if (t->keep_at != US_TIME_NEVER) {
         *expires = t->keep_at;
-        return t->set.keepalive ? "keepalive" : "timewait";
+        return t->set->keepalive ? "keepalive" : "timewait";
     }
     *expires = US_TIME_NEVER;
     return "off";

@@ -24,7 +24,7 @@ const char *cc_name(int algo) { return algo == CC_NEWRENO ? "newreno" : "cubic";
 
 const struct cc_ops *cc_ops_of(const struct tcb *t)
 {
-    return t->set.cc == CC_NEWRENO ? &cc_newreno_ops : &cc_cubic_ops;
+    return t->set->cc == CC_NEWRENO ? &cc_newreno_ops : &cc_cubic_ops;
 }
 
 void cc_init(struct us_stack *s, struct tcb *t)

@@ -157,7 +157,7 @@ static void negotiate_mss(struct us_stack *s, struct tcb *t, const struct segmen
     /* RFC 9293 §3.7.1: without the option, assume 536. */
     t->peer_mss = sg->opt.has_mss ? sg->opt.mss : s->cfg.tcp.default_mss;
     uint32_t mss = min_u32(t->peer_mss, t->our_mss);
-    if (t->set.maxseg && t->set.maxseg < mss) mss = t->set.maxseg;
+    if (t->set->maxseg && t->set->maxseg < mss) mss = t->set->maxseg;
     if (t->tf & TF_TS_OK) mss -= TCP_TS_OPTLEN;
     if (mss < 64) mss = 64;
     t->mss = (uint16_t)mss;
@@ -183,7 +183,7 @@ void tcp_apply_syn_options(struct us_stack *s, struct tcb *t, const struct segme
     if (sg->opt.has_ts && c->timestamps) {
         t->tf |= TF_TS_OK;
         t->ts_recent = sg->opt.ts_val;
-        t->ts_recent_time = s->now;
+        t->ts_recent_sec = tcp_seconds(s);
     } else {
         t->tf &= ~TF_TS_OK;
     }
@@ -411,7 +411,7 @@ static bool rcvq_ready(struct us_stack *s, struct tcb *t)
     /* Never smaller than the window already promised (SO_RCVBUF may have
      * shrunk since): data inside an advertised window must fit. */
     uint32_t promised = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-    t->rcvq = tcp_ring_get(s, max_u32(t->set.rcvbuf, promised) + (1u << t->rcv_wscale));
+    t->rcvq = tcp_ring_get(s, max_u32(t->set->rcvbuf, promised) + (1u << t->rcv_wscale));
     if (!t->rcvq) {
         stat_inc(s, US_C_drop_tcp_no_mem);
         return false;
@@ -427,7 +427,7 @@ static void deliver_fin(struct us_stack *s, struct tcb *t);
  * is recovering). RFC 1122 §4.2.3.2 allows delaying; it does not require it. */
 void tcp_enter_quickack(struct tcb *t)
 {
-    uint32_t wnd_segs = t->mss ? t->set.rcvbuf / (2u * t->mss) : 16;
+    uint32_t wnd_segs = t->mss ? t->set->rcvbuf / (2u * t->mss) : 16;
     t->quickacks = (uint16_t)(wnd_segs < 16 ? (wnd_segs ? wnd_segs : 1) : 16);
 }
 
@@ -623,7 +623,7 @@ static void update_ts_recent(struct us_stack *s, struct tcb *t, const struct seg
     if ((t->tf & TF_TS_OK) && sg->opt.has_ts && seq_leq(sg->seq, t->last_ack_sent) &&
         seq_leq(t->last_ack_sent, sg->seq + slen)) {
         t->ts_recent = sg->opt.ts_val;
-        t->ts_recent_time = s->now;
+        t->ts_recent_sec = tcp_seconds(s);
     }
 }
 
@@ -726,7 +726,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
      * duplicate (unless TS.Recent is over 24 days old). */
     if ((t->tf & TF_TS_OK) && sg->opt.has_ts && !(sg->flags & TH_RST) &&
         (int32_t)(sg->opt.ts_val - t->ts_recent) < 0 &&
-        s->now - t->ts_recent_time < US_SEC(24 * 86400)) {
+        tcp_seconds(s) - t->ts_recent_sec < 24 * 86400) {
         stat_inc(s, US_C_tcp_paws_rejected);
         tcp_send_ack(s, t);
         return;
@@ -756,8 +756,9 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             /* Like Linux (tcp_invalid_ratelimit): answering out-of-window
              * segments that carry no data at most every 500 ms makes an ACK
              * war between two confused ends impossible. */
-            if (sg->len == 0 && t->last_oow_ack && s->now - t->last_oow_ack < US_MSEC(500)) return;
-            t->last_oow_ack = s->now;
+            uint32_t now_ms = (uint32_t)(s->now / 1000u) | 1u; /* 0: never */
+            if (sg->len == 0 && t->last_oow_ms && now_ms - t->last_oow_ms < 500) return;
+            t->last_oow_ms = now_ms;
             tcp_send_ack(s, t);
             return;
         }
@@ -883,7 +884,7 @@ void tcp_process(struct us_stack *s, struct tcb *t, struct segment *sg)
             /* An orphan does not wait forever for the peer's FIN (Linux's
              * tcp_fin_timeout / TCP_LINGER2). */
             if (t->tf & TF_ORPHAN) {
-                t->keep_at = s->now + t->set.linger2;
+                t->keep_at = s->now + t->set->linger2;
                 tcp_timer_update(s, t);
             }
         }
@@ -987,7 +988,7 @@ out:
     /* The FIN we deferred for turned out not to be in order. */
     if (t->state == US_TCP_FIN_WAIT_1 && our_fin_acked) {
         tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "rcv ACK of FIN");
-        if (t->tf & TF_ORPHAN) t->keep_at = s->now + t->set.linger2;
+        if (t->tf & TF_ORPHAN) t->keep_at = s->now + t->set->linger2;
     }
 
     tcp_output(s, t);

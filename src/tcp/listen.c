@@ -55,7 +55,7 @@ struct listener *listener_new(struct us_stack *s, uint32_t laddr, uint16_t lport
     l->laddr = laddr;
     l->lport = lport;
     l->backlog = backlog;
-    l->set = *set;
+    l->set = tcp_settings_ref(set);
     struct listener **head = lbucket(ts, lport);
     l->hnext = *head;
     *head = l;
@@ -120,7 +120,7 @@ static uint16_t our_mss_for(struct us_stack *s, uint32_t raddr, const struct tcp
 
 static uint16_t synack_window(const struct listener *l, uint16_t our_mss, bool ts)
 {
-    uint32_t space = min_u32(l->set.rcvbuf, TCP_MAX_WIN);
+    uint32_t space = min_u32(l->set->rcvbuf, TCP_MAX_WIN);
     uint32_t unit = our_mss - (ts ? TCP_TS_OPTLEN : 0);
     if (space >= unit) space -= space % unit;
     return (uint16_t)space;
@@ -129,7 +129,7 @@ static uint16_t synack_window(const struct listener *l, uint16_t our_mss, bool t
 static void send_synack(struct us_stack *s, struct syn_entry *e)
 {
     uint8_t o[TCP_MAX_OPTLEN];
-    uint16_t mss = our_mss_for(s, e->node.raddr, &e->l->set);
+    uint16_t mss = our_mss_for(s, e->node.raddr, e->l->set);
     size_t n = synack_options(s, o, e, mss);
     tcp_send_raw(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport, e->iss, e->irs + 1,
                  TH_SYN | TH_ACK, synack_window(e->l, mss, e->flags & SYNF_TS), o, n);
@@ -148,7 +148,7 @@ static void syn_arm(struct us_stack *s, struct syn_entry *e)
  * add up to at least the seconds asked. 0 when deferral is off. */
 static unsigned defer_timeouts(const struct us_stack *s, const struct listener *l)
 {
-    uint32_t secs = l->set.defer_accept;
+    uint32_t secs = l->set->defer_accept;
     if (!secs) return 0;
     us_time_t timeout = s->cfg.tcp.rto_initial, period = timeout;
     unsigned n = 1;
@@ -205,7 +205,7 @@ static void read_syn(struct us_stack *s, const struct listener *l, const struct 
     if (sg->opt.has_ws && c->window_scaling) {
         e->flags |= SYNF_WS;
         e->snd_wscale = sg->opt.wscale;
-        e->rcv_wscale = tcp_choose_wscale(max_u32(l->set.rcvbuf, c->max_rcvbuf));
+        e->rcv_wscale = tcp_choose_wscale(max_u32(l->set->rcvbuf, c->max_rcvbuf));
     }
 }
 
@@ -214,13 +214,13 @@ static void read_syn(struct us_stack *s, const struct listener *l, const struct 
 static struct tcb *materialize(struct us_stack *s, struct listener *l, const struct syn_entry *e,
                                bool real, uint16_t peer_mss)
 {
-    struct tcb *t = tcb_alloc(s, &l->set);
+    struct tcb *t = tcb_alloc(s, l->set);
     if (!t) return NULL;
     t->node.laddr = e->node.laddr;
     t->node.lport = e->node.lport;
     t->node.raddr = e->node.raddr;
     t->node.rport = e->node.rport;
-    t->bind = bind_get(s, l->laddr, l->lport, l->set.reuseaddr, false, true);
+    t->bind = bind_get(s, l->laddr, l->lport, l->set->reuseaddr, false, true);
     if (!t->bind) {
         tcb_free(s, t);
         return NULL;
@@ -231,14 +231,14 @@ static struct tcb *materialize(struct us_stack *s, struct listener *l, const str
     t->snd_max = e->iss + 1;
     t->irs = e->irs;
     t->rcv_nxt = e->irs + 1;
-    t->our_mss = our_mss_for(s, e->node.raddr, &l->set);
+    t->our_mss = our_mss_for(s, e->node.raddr, l->set);
     t->ts_offset = tcp_ts_offset(s, t->node.laddr, t->node.lport, t->node.raddr, t->node.rport);
     t->tf |= TF_PASSIVE;
     if (e->flags & SYNF_SACK) t->tf |= TF_SACK_OK;
     if (e->flags & SYNF_TS) {
         t->tf |= TF_TS_OK;
         t->ts_recent = e->ts_recent;
-        t->ts_recent_time = s->now;
+        t->ts_recent_sec = tcp_seconds(s);
     }
     if (e->flags & SYNF_WS) {
         t->tf |= TF_WS_OK;
@@ -247,7 +247,7 @@ static struct tcb *materialize(struct us_stack *s, struct listener *l, const str
     }
     t->peer_mss = peer_mss;
     uint32_t mss = min_u32(peer_mss, t->our_mss);
-    if (t->set.maxseg && t->set.maxseg < mss) mss = t->set.maxseg;
+    if (t->set->maxseg && t->set->maxseg < mss) mss = t->set->maxseg;
     if (t->tf & TF_TS_OK) mss -= TCP_TS_OPTLEN;
     t->mss = (uint16_t)max_u32(mss, 64);
     t->snd_wnd = e->peer_wnd; /* the SYN's window, unscaled; the ACK updates it */
@@ -294,7 +294,7 @@ void syn_entry_input(struct us_stack *s, struct syn_entry *e, struct segment *sg
 {
     struct listener *l = e->l;
     seq_t rcv_nxt = e->irs + 1;
-    uint32_t wnd = synack_window(l, our_mss_for(s, e->node.raddr, &l->set), e->flags & SYNF_TS);
+    uint32_t wnd = synack_window(l, our_mss_for(s, e->node.raddr, l->set), e->flags & SYNF_TS);
 
     if (sg->flags & TH_RST) {
         stat_inc(s, US_C_tcp_rst_rx);
@@ -380,7 +380,7 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
                     e.flags = SYNF_TS | (sack ? SYNF_SACK : 0) | (ws ? SYNF_WS : 0);
                     e.ts_recent = sg->opt.ts_val;
                     e.snd_wscale = wscale;
-                    e.rcv_wscale = tcp_choose_wscale(max_u32(l->set.rcvbuf, c->max_rcvbuf));
+                    e.rcv_wscale = tcp_choose_wscale(max_u32(l->set->rcvbuf, c->max_rcvbuf));
                 }
                 tcp_report_state(s, &e.node, US_TCP_LISTEN, US_TCP_SYN_RECEIVED,
                                  "rcv ACK (SYN cookie)");
@@ -419,7 +419,7 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
         uint16_t mss_enc;
         e.iss = syncookie_make(s, sg, &mss_enc);
         uint8_t o[TCP_MAX_OPTLEN];
-        uint16_t our = our_mss_for(s, sg->src, &l->set);
+        uint16_t our = our_mss_for(s, sg->src, l->set);
         size_t n;
         if (e.flags & SYNF_TS) {
             uint32_t ts_val = syncookie_ts(
@@ -445,7 +445,7 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
     read_syn(s, l, sg, e);
     e->l = l;
     e->iss = tcp_new_isn(s, sg->dst, sg->dport, sg->src, sg->sport);
-    timer_init(&e->timer, syn_timer_fire);
+    timer_init(&s->timers, &e->timer, syn_timer_fire);
     conn_insert(s, &e->node);
     e->qprev = l->syn_tail;
     if (l->syn_tail)
@@ -532,5 +532,6 @@ void listener_close(struct us_stack *s, struct listener *l)
         tcb_close(s, t, "listener closed");
     }
     bind_put(s, l->bind);
+    tcp_settings_put(s, l->set);
     objpool_put(&ts->listeners, l);
 }

@@ -50,18 +50,18 @@ uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *shrunk)
 {
     *shrunk = false;
     uint32_t unread = t->rcvq ? t->rcvq->len : 0;
-    uint32_t space = t->set.rcvbuf > unread ? t->set.rcvbuf - unread : 0;
+    uint32_t space = t->set->rcvbuf > unread ? t->set->rcvbuf - unread : 0;
     uint32_t unit = 1u << t->rcv_wscale;
     /* What the ring can physically hold beyond RCV.NXT: no promise may
      * exceed it (rings are allocated with one scale unit of slack). */
-    uint32_t cap = t->rcvq ? t->rcvq->cap : ring_round_cap(t->set.rcvbuf + unit);
+    uint32_t cap = t->rcvq ? t->rcvq->cap : ring_round_cap(t->set->rcvbuf + unit);
     uint32_t hard = cap > unread ? cap - unread : 0;
     uint32_t max_wnd = TCP_MAX_WIN << t->rcv_wscale;
     if (space > max_wnd) space = max_wnd;
     if (space > hard) space = hard;
     uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-    uint32_t step = min_u32(t->set.rcvbuf / 2, t->our_mss ? t->our_mss : 536);
-    uint32_t wnd = (space >= cur + step || space == t->set.rcvbuf) ? space : cur;
+    uint32_t step = min_u32(t->set->rcvbuf / 2, t->our_mss ? t->our_mss : 536);
+    uint32_t wnd = (space >= cur + step || space == t->set->rcvbuf) ? space : cur;
     /* The scaled field loses the low bits. Rounding down could move the
      * right edge left (RFC 9293 §3.8.6.2.1: SHOULD NOT shrink), and a peer
      * that sent into the old edge would then see its segments -- and the
@@ -82,7 +82,7 @@ uint32_t tcp_rcv_window_ex(struct us_stack *s, struct tcb *t, bool *shrunk)
  * offer a whole number of segments. */
 static uint16_t syn_window(const struct tcb *t, bool ts)
 {
-    uint32_t space = t->set.rcvbuf;
+    uint32_t space = t->set->rcvbuf;
     if (space > TCP_MAX_WIN) space = TCP_MAX_WIN;
     uint32_t unit = t->our_mss;
     if (ts && unit > TCP_TS_OPTLEN) unit -= TCP_TS_OPTLEN;
@@ -379,9 +379,9 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         if (len < t->mss && !send_fin) {
             bool all = len == unsent;
             /* TCP_CORK: only full segments until uncorked. */
-            if (t->set.cork) break;
+            if (t->set->cork) break;
             /* Nagle: a short segment waits while anything is unacknowledged. */
-            if (all && seq_gt(t->snd_nxt, t->snd_una) && !t->set.nodelay) break;
+            if (all && seq_gt(t->snd_nxt, t->snd_una) && !t->set->nodelay) break;
             /* Sender SWS avoidance: a short segment that is not everything we
              * have goes only if it is at least half the largest window. */
             if (!all && len < t->max_sndwnd / 2) break;

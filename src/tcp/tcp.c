@@ -293,6 +293,91 @@ void tcp_settings_default(struct us_stack *s, struct tcp_settings *set)
     set->cc = (uint8_t)(cc < 0 ? CC_CUBIC : cc);
 }
 
+/* ---- shared settings ---- */
+
+struct settings_node {
+    struct settings_node *next;
+    uint32_t refs;
+    struct tcp_settings v;
+};
+
+#define SETTINGS_BUCKETS 64u
+
+static bool settings_equal(const struct tcp_settings *a, const struct tcp_settings *b)
+{
+    return a->sndbuf == b->sndbuf && a->rcvbuf == b->rcvbuf && a->keepidle == b->keepidle &&
+           a->keepintvl == b->keepintvl && a->user_timeout == b->user_timeout &&
+           a->linger2 == b->linger2 && a->keepcnt == b->keepcnt && a->maxseg == b->maxseg &&
+           a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
+           a->nodelay == b->nodelay && a->cork == b->cork && a->reuseaddr == b->reuseaddr &&
+           a->cc == b->cc;
+}
+
+static uint32_t settings_bucket(const struct tcp_settings *v)
+{
+    uint64_t h = v->sndbuf * 0x9e3779b97f4a7c15ull ^ v->rcvbuf;
+    h = (h ^ v->keepidle ^ v->user_timeout ^ v->linger2) * 0xbf58476d1ce4e5b9ull;
+    h ^= (uint64_t)v->maxseg << 16 | (uint64_t)v->keepcnt << 32 | v->defer_accept;
+    h ^= (uint64_t)(v->keepalive | v->nodelay << 1 | v->cork << 2 | v->reuseaddr << 3) << 40 |
+         (uint64_t)v->cc << 48;
+    h *= 0x94d049bb133111ebull;
+    return (uint32_t)(h >> 58) & (SETTINGS_BUCKETS - 1);
+}
+
+static struct settings_node *node_of(const struct tcp_settings *set)
+{
+    return (struct settings_node *)((uintptr_t)set - offsetof(struct settings_node, v));
+}
+
+const struct tcp_settings *tcp_settings_intern(struct us_stack *s, const struct tcp_settings *v)
+{
+    struct tcp_stack *ts = tcpst(s);
+    struct settings_node **head = &ts->settings[settings_bucket(v)];
+    for (struct settings_node *n = *head; n; n = n->next)
+        if (settings_equal(&n->v, v)) {
+            n->refs++;
+            return &n->v;
+        }
+    struct settings_node *n = malloc(sizeof(*n));
+    if (!n) return NULL;
+    n->v = *v;
+    n->refs = 1;
+    n->next = *head;
+    *head = n;
+    ts->settings_count++;
+    return &n->v;
+}
+
+const struct tcp_settings *tcp_settings_ref(const struct tcp_settings *set)
+{
+    node_of(set)->refs++;
+    return set;
+}
+
+void tcp_settings_put(struct us_stack *s, const struct tcp_settings *set)
+{
+    if (!set) return;
+    struct settings_node *n = node_of(set);
+    if (--n->refs) return;
+    struct tcp_stack *ts = tcpst(s);
+    struct settings_node **pp = &ts->settings[settings_bucket(set)];
+    while (*pp != n) pp = &(*pp)->next;
+    *pp = n->next;
+    ts->settings_count--;
+    free(n);
+}
+
+int tcp_settings_assign(struct us_stack *s, const struct tcp_settings **slot,
+                        const struct tcp_settings *v)
+{
+    if (*slot && settings_equal(*slot, v)) return 0;
+    const struct tcp_settings *n = tcp_settings_intern(s, v);
+    if (!n) return -ENOBUFS;
+    tcp_settings_put(s, *slot);
+    *slot = n;
+    return 0;
+}
+
 struct tcb *tcb_alloc(struct us_stack *s, const struct tcp_settings *set)
 {
     struct tcb *t = objpool_get(&tcpst(s)->tcbs);
@@ -300,13 +385,21 @@ struct tcb *tcb_alloc(struct us_stack *s, const struct tcp_settings *set)
         stat_inc(s, US_C_drop_tcp_no_mem);
         return NULL;
     }
+    if (set) {
+        t->set = tcp_settings_ref(set);
+    } else {
+        struct tcp_settings def;
+        tcp_settings_default(s, &def);
+        t->set = tcp_settings_intern(s, &def);
+        if (!t->set) {
+            objpool_put(&tcpst(s)->tcbs, t);
+            stat_inc(s, US_C_drop_tcp_no_mem);
+            return NULL;
+        }
+    }
     t->node.kind = CONN_TCB;
     t->state = US_TCP_CLOSED;
-    if (set)
-        t->set = *set;
-    else
-        tcp_settings_default(s, &t->set);
-    tcp_timer_init(t);
+    tcp_timer_init(s, t);
     t->rexmt_at = t->delack_at = t->keep_at = US_TIME_NEVER;
     t->rtt_time = US_TIME_NEVER; /* 0 is a time: a stack's clock may start there */
     return t;
@@ -321,6 +414,7 @@ void tcb_free(struct us_stack *s, struct tcb *t)
     free(t->ooo);
     free(t->sb);
     bind_put(s, t->bind);
+    tcp_settings_put(s, t->set);
     objpool_put(&tcpst(s)->tcbs, t);
 }
 
@@ -401,7 +495,8 @@ unsigned tcp_final_check(struct us_stack *s)
 {
     struct tcp_stack *ts = tcpst(s);
     if (!ts) return 0;
-    return (unsigned)ts->tcbs.in_use + (unsigned)ts->binds.in_use + ts->rings_in_use;
+    return (unsigned)ts->tcbs.in_use + (unsigned)ts->binds.in_use + ts->rings_in_use +
+           ts->settings_count;
 }
 
 void tcp_free_all(struct us_stack *s);
@@ -410,6 +505,12 @@ void tcp_free_all(struct us_stack *s)
     struct tcp_stack *ts = tcpst(s);
     if (!ts) return;
     for (unsigned i = 0; i < ts->ring_cache_n; i++) free(ts->ring_cache[i]);
+    for (unsigned i = 0; i < SETTINGS_BUCKETS; i++)
+        while (ts->settings[i]) {
+            struct settings_node *n = ts->settings[i];
+            ts->settings[i] = n->next;
+            free(n);
+        }
     objpool_destroy(&ts->tcbs);
     objpool_destroy(&ts->tws);
     objpool_destroy(&ts->syns);
@@ -463,5 +564,5 @@ void tcp_fill_info(struct us_stack *s, const struct tcb *t, struct us_tcp_info *
     i->fast_retrans = t->st.fast_retrans;
     i->rto_count = t->st.rto_count;
     i->probes = t->st.probes;
-    snprintf(i->congestion, sizeof(i->congestion), "%s", cc_name(t->set.cc));
+    snprintf(i->congestion, sizeof(i->congestion), "%s", cc_name(t->set->cc));
 }

@@ -143,7 +143,11 @@ struct bind_rec {
     uint32_t refs;
 };
 
-/* ---- per-socket TCP settings, inherited by accepted connections ---- */
+/* ---- per-socket TCP settings, inherited by accepted connections ----
+ * Shared, not copied: a tcb or listener points at one interned, refcounted
+ * copy (tcp_settings_intern), so a million connections with the same
+ * options hold one. A setsockopt() changes a private copy and then takes
+ * the interned one equal to it. */
 struct tcp_settings {
     uint32_t sndbuf, rcvbuf;
     us_time_t keepidle, keepintvl;
@@ -254,8 +258,8 @@ struct tcb {
 
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;
-    uint32_t ts_offset; /* random per-connection offset of our TS clock */
-    us_time_t ts_recent_time;
+    uint32_t ts_offset;     /* random per-connection offset of our TS clock */
+    uint32_t ts_recent_sec; /* when TS.Recent was set (tcp_seconds) */
     seq_t last_ack_sent;
 
     /* RTT and RTO (RFC 6298), microseconds. */
@@ -277,9 +281,11 @@ struct tcb {
     us_time_t first_rexmt;  /* when the oldest unacknowledged data was first retransmitted */
     us_time_t last_rx;      /* last segment from the peer (keepalive idle) */
     us_time_t last_tx_data; /* for slow-start restart after idle */
-    us_time_t last_oow_ack; /* last reply to an out-of-window segment */
-    uint16_t persist_shift;
+    uint32_t last_oow_ms;   /* last reply to an out-of-window segment (ms | 1; 0: none) */
+    uint8_t persist_shift;
     uint16_t last_seg_len; /* data in the highest segment sent: what a loss probe resends */
+    int16_t so_error;      /* pending error for the socket (positive errno) */
+    int16_t eof_error;     /* error reported after EOF (ECONNRESET...) */
 
     /* Buffers (allocated lazily). */
     struct ring *sndq; /* bytes from the first unacknowledged data byte */
@@ -287,12 +293,10 @@ struct tcb {
     struct reass *ooo;
     struct scoreboard *sb;
 
-    struct tcp_settings set;
+    const struct tcp_settings *set; /* shared: never written through */
     struct listener *parent; /* while embryonic or in the accept queue */
     struct tcb *aq_next;     /* accept queue */
     struct bind_rec *bind;
-    int so_error;  /* pending error for the socket (positive errno) */
-    int eof_error; /* error reported after EOF (ECONNRESET...) */
     struct tcp_stats st;
 };
 
@@ -338,7 +342,7 @@ struct listener {
     uint32_t syn_count, acc_count;
     struct syn_entry *syn_head, *syn_tail;
     struct tcb *acc_head, *acc_tail;
-    struct tcp_settings set; /* inherited by accepted connections */
+    const struct tcp_settings *set; /* inherited by accepted connections */
     struct bind_rec *bind;
     bool closed;
 };
@@ -359,12 +363,21 @@ struct tcp_stack {
     uint32_t cookie_secret_epoch;
     uint32_t rings_in_use;
     struct ring *ring_cache[32]; /* recycled rings of the default sizes */
+    struct settings_node *settings[64]; /* interned settings, by hash */
+    uint32_t settings_count;
     unsigned ring_cache_n;
 };
 
 static inline struct tcp_stack *tcpst(struct us_stack *s)
 {
     return s->tcp;
+}
+
+/* The clock in whole seconds, for deadlines that are days long (PAWS's 24
+ * days): 32 bits and unsigned differences. */
+static inline uint32_t tcp_seconds(const struct us_stack *s)
+{
+    return (uint32_t)(s->now / 1000000u);
 }
 
 /* tcp.c */
@@ -387,6 +400,17 @@ uint32_t tcp_ts_offset(struct us_stack *s, uint32_t laddr, uint16_t lport, uint3
 struct ring *tcp_ring_get(struct us_stack *s, uint32_t size);
 void tcp_ring_put(struct us_stack *s, struct ring *r);
 void tcp_settings_default(struct us_stack *s, struct tcp_settings *set);
+/* The shared copy equal to `v`, with a reference taken; NULL without
+ * memory. */
+const struct tcp_settings *tcp_settings_intern(struct us_stack *s, const struct tcp_settings *v);
+/* Another reference to a shared copy. */
+const struct tcp_settings *tcp_settings_ref(const struct tcp_settings *set);
+/* Drops a reference (NULL is fine); the last one frees the copy. */
+void tcp_settings_put(struct us_stack *s, const struct tcp_settings *set);
+/* Makes *slot the shared copy equal to `v` (a change through setsockopt);
+ * 0 or -ENOBUFS. */
+int tcp_settings_assign(struct us_stack *s, const struct tcp_settings **slot,
+                        const struct tcp_settings *v);
 /* The receive window scale we offer for a given buffer ceiling. */
 uint8_t tcp_choose_wscale(uint32_t rcvbuf_max);
 
@@ -453,7 +477,7 @@ uint32_t tcp_unsent(const struct tcb *t);
 seq_t tcp_sndq_seq(const struct tcb *t);
 
 /* timers.c */
-void tcp_timer_init(struct tcb *t);
+void tcp_timer_init(struct us_stack *s, struct tcb *t);
 /* Arms the wheel for the earliest deadline (lazily: only moves it earlier). */
 void tcp_timer_update(struct us_stack *s, struct tcb *t);
 void tcp_timers_stop(struct us_stack *s, struct tcb *t);

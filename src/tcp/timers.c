@@ -22,9 +22,9 @@
 
 static void tcb_timer_fire(struct us_timer *tm, us_time_t now, void *ctx);
 
-void tcp_timer_init(struct tcb *t)
+void tcp_timer_init(struct us_stack *s, struct tcb *t)
 {
-    timer_init(&t->timer, tcb_timer_fire);
+    timer_init(&s->timers, &t->timer, tcb_timer_fire);
 }
 
 void tcp_timer_update(struct us_stack *s, struct tcb *t)
@@ -81,8 +81,8 @@ void tcp_rexmt_arm(struct us_stack *s, struct tcb *t)
         t->tf |= TF_TLP;
     }
     /* RFC 5482: never wait past the user timeout. */
-    if (t->set.user_timeout && t->first_rexmt) {
-        us_time_t limit = t->first_rexmt + t->set.user_timeout;
+    if (t->set->user_timeout && t->first_rexmt) {
+        us_time_t limit = t->first_rexmt + t->set->user_timeout;
         if (at > limit) at = limit > s->now ? limit : s->now;
     }
     t->rexmt_at = at;
@@ -134,12 +134,12 @@ void tcp_persist_arm(struct us_stack *s, struct tcb *t)
 
 void tcp_keepalive_reset(struct us_stack *s, struct tcb *t)
 {
-    if (!t->set.keepalive) {
+    if (!t->set->keepalive) {
         if (!(t->tf & TF_ORPHAN) || t->state != US_TCP_FIN_WAIT_2) t->keep_at = US_TIME_NEVER;
         return;
     }
     t->keep_probes = 0;
-    t->keep_at = t->last_rx + t->set.keepidle;
+    t->keep_at = t->last_rx + t->set->keepidle;
     if (t->keep_at < s->now) t->keep_at = s->now;
     tcp_timer_update(s, t);
 }
@@ -267,7 +267,7 @@ static bool rexmt_timeout(struct us_stack *s, struct tcb *t)
     unsigned limit = t->state == US_TCP_SYN_SENT       ? c->syn_retries
                      : t->state == US_TCP_SYN_RECEIVED ? c->synack_retries
                                                        : c->retries2;
-    bool user_expired = t->set.user_timeout && s->now - t->first_rexmt >= t->set.user_timeout &&
+    bool user_expired = t->set->user_timeout && s->now - t->first_rexmt >= t->set->user_timeout &&
                         t->state != US_TCP_SYN_SENT;
     if (t->rexmt_count >= limit || user_expired) {
         give_up(s, t, US_C_tcp_timeouts,
@@ -349,18 +349,18 @@ static bool keep_timeout(struct us_stack *s, struct tcb *t)
         tcb_close(s, t, "FIN-WAIT-2 timeout");
         return false;
     }
-    if (!t->set.keepalive || !keepalive_state(t->state)) return true;
+    if (!t->set->keepalive || !keepalive_state(t->state)) return true;
     /* Data in flight: the retransmission timer is in charge. */
     if (seq_lt(t->snd_una, t->snd_max) || tcp_unsent(t)) {
-        t->keep_at = s->now + t->set.keepidle;
+        t->keep_at = s->now + t->set->keepidle;
         return true;
     }
     us_time_t idle = s->now - t->last_rx;
-    if (idle < t->set.keepidle && t->keep_probes == 0) {
-        t->keep_at = t->last_rx + t->set.keepidle;
+    if (idle < t->set->keepidle && t->keep_probes == 0) {
+        t->keep_at = t->last_rx + t->set->keepidle;
         return true;
     }
-    if (t->keep_probes >= t->set.keepcnt) {
+    if (t->keep_probes >= t->set->keepcnt) {
         give_up(s, t, US_C_tcp_keepalive_timeouts, "keepalive timeout");
         return false;
     }
@@ -369,7 +369,7 @@ static bool keep_timeout(struct us_stack *s, struct tcb *t)
     tcp_send_segment(s, t, t->snd_nxt - 1, 0, TH_ACK);
     t->keep_probes++;
     stat_inc(s, US_C_tcp_keepalive_probes);
-    t->keep_at = s->now + t->set.keepintvl;
+    t->keep_at = s->now + t->set->keepintvl;
     return true;
 }
 

@@ -21,7 +21,7 @@ int tcp_user_connect(struct us_stack *s, struct tcb *t, uint32_t raddr, uint16_t
     if (!lport) {
         lport = tcp_pick_ephemeral(s, laddr, raddr, rport);
         if (!lport) return -EADDRNOTAVAIL;
-        t->bind = bind_get(s, t->node.laddr, lport, t->set.reuseaddr, false, false);
+        t->bind = bind_get(s, t->node.laddr, lport, t->set->reuseaddr, false, false);
         if (!t->bind) return -ENOBUFS;
     } else if (conn_lookup(s, laddr, lport, raddr, rport)) {
         /* The 4-tuple is taken (a live connection or TIME-WAIT). */
@@ -33,10 +33,10 @@ int tcp_user_connect(struct us_stack *s, struct tcb *t, uint32_t raddr, uint16_t
     t->node.rport = rport;
     unsigned mtu = ip_route_mtu(s, raddr);
     uint32_t mss = mtu > 40 ? mtu - 40 : 536;
-    if (t->set.maxseg && t->set.maxseg < mss) mss = t->set.maxseg;
+    if (t->set->maxseg && t->set->maxseg < mss) mss = t->set->maxseg;
     t->our_mss = (uint16_t)mss;
     t->mss = (uint16_t)min_u32(mss, c->default_mss);
-    t->rcv_wscale = c->window_scaling ? tcp_choose_wscale(max_u32(t->set.rcvbuf, c->max_rcvbuf)) : 0;
+    t->rcv_wscale = c->window_scaling ? tcp_choose_wscale(max_u32(t->set->rcvbuf, c->max_rcvbuf)) : 0;
     t->iss = tcp_new_isn(s, laddr, lport, raddr, rport);
     t->snd_una = t->snd_nxt = t->snd_max = t->iss;
     t->ts_offset = tcp_ts_offset(s, laddr, lport, raddr, rport);
@@ -71,10 +71,10 @@ ssize_t tcp_user_send(struct us_stack *s, struct tcb *t, const void *buf, size_t
     if (t->tf & TF_FIN_QUEUED) return -EPIPE;
     if (!len) return 0;
     if (!t->sndq) {
-        t->sndq = tcp_ring_get(s, t->set.sndbuf);
+        t->sndq = tcp_ring_get(s, t->set->sndbuf);
         if (!t->sndq) return -ENOBUFS;
     }
-    uint32_t limit = min_u32(t->set.sndbuf, t->sndq->cap);
+    uint32_t limit = min_u32(t->set->sndbuf, t->sndq->cap);
     uint32_t room = t->sndq->len < limit ? limit - t->sndq->len : 0;
     if (!room) return -EAGAIN;
     uint32_t n = ring_append(t->sndq, buf, (uint32_t)min_size(len, room));
@@ -139,7 +139,7 @@ uint32_t tcp_user_unacked(const struct tcb *t) { return t->sndq ? t->sndq->len :
 uint32_t tcp_user_send_space(const struct tcb *t)
 {
     uint32_t used = t->sndq ? t->sndq->len : 0;
-    return t->set.sndbuf > used ? t->set.sndbuf - used : 0;
+    return t->set->sndbuf > used ? t->set->sndbuf - used : 0;
 }
 
 /* Queues our FIN and moves to the state RFC 9293 §3.10.4 gives for CLOSE
@@ -221,7 +221,7 @@ void tcp_user_close(struct us_stack *s, struct tcb *t, bool linger_zero)
     case US_TCP_FIN_WAIT_2:
         /* Already half closed: now an orphan waiting for the peer's FIN,
          * for TCP_LINGER2 at most. */
-        t->keep_at = s->now + t->set.linger2;
+        t->keep_at = s->now + t->set->linger2;
         tcp_timer_update(s, t);
         break;
     default:

@@ -142,6 +142,56 @@ Test(api, options)
     us_close(p->a, fd);
 }
 
+static int get_opt(struct us_stack *st, int fd, int level, int name)
+{
+    int v = -1;
+    socklen_t vl = sizeof(v);
+    cr_assert_eq(us_getsockopt(st, fd, level, name, &v, &vl), 0);
+    return v;
+}
+
+/* Sockets share one copy of equal settings (tcp.c interns them): a change
+ * on one socket must not leak into another, including a connection
+ * accepted from a listener whose settings change afterwards. */
+Test(api, options_of_one_socket_stay_its_own)
+{
+    int a = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    int b = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    int one = 1, zero = 0, idle = 77;
+    int nd = get_opt(p->a, b, IPPROTO_TCP, TCP_NODELAY);
+    cr_assert_eq(us_setsockopt(p->a, a, IPPROTO_TCP, TCP_NODELAY, nd ? &zero : &one, 4), 0);
+    cr_assert_eq(us_setsockopt(p->a, a, IPPROTO_TCP, TCP_KEEPIDLE, &idle, 4), 0);
+    cr_assert_eq(get_opt(p->a, a, IPPROTO_TCP, TCP_NODELAY), !nd);
+    cr_assert_eq(get_opt(p->a, b, IPPROTO_TCP, TCP_NODELAY), nd, "b changed with a");
+    cr_assert_eq(get_opt(p->a, a, IPPROTO_TCP, TCP_KEEPIDLE), 77);
+    cr_assert_neq(get_opt(p->a, b, IPPROTO_TCP, TCP_KEEPIDLE), 77, "b changed with a");
+    /* Back to what b has: still right (now the same shared copy). */
+    cr_assert_eq(us_setsockopt(p->a, a, IPPROTO_TCP, TCP_NODELAY, nd ? &one : &zero, 4), 0);
+    cr_assert_eq(get_opt(p->a, a, IPPROTO_TCP, TCP_NODELAY), nd);
+    us_close(p->a, a);
+    us_close(p->a, b);
+
+    /* A listener's settings at accept time go with the connection. */
+    int c, sv, l;
+    l = us_socket(p->b, AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(us_setsockopt(p->b, l, IPPROTO_TCP, TCP_KEEPIDLE, &idle, 4), 0);
+    struct sockaddr_in la = sin_of(0, 81);
+    cr_assert_eq(us_bind(p->b, l, (struct sockaddr *)&la, sizeof(la)), 0);
+    cr_assert_eq(us_listen(p->b, l, 4), 0);
+    c = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = sin_of(PAIR_B_IP, 81);
+    cr_assert_eq(us_connect(p->a, c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    sv = us_accept(p->b, l, NULL, NULL);
+    cr_assert(sv >= 0);
+    int later = 99;
+    cr_assert_eq(us_setsockopt(p->b, l, IPPROTO_TCP, TCP_KEEPIDLE, &later, 4), 0);
+    cr_assert_eq(get_opt(p->b, sv, IPPROTO_TCP, TCP_KEEPIDLE), 77);
+    cr_assert_eq(get_opt(p->b, l, IPPROTO_TCP, TCP_KEEPIDLE), 99);
+    us_close(p->a, c);
+    us_close(p->b, sv);
+    us_close(p->b, l);
+}
+
 Test(api, receive_timeout_returns_eagain_after_the_time)
 {
     int c, s, l;

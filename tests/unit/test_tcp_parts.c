@@ -226,8 +226,11 @@ Test(sack, bogus_and_dsack_blocks_are_ignored_and_acks_trim)
 static struct tcb *ca_tcb(struct us_stack *s, int algo)
 {
     static struct tcb t;
+    static struct tcp_settings set;
     memset(&t, 0, sizeof(t));
-    t.set.cc = (uint8_t)algo;
+    memset(&set, 0, sizeof(set));
+    set.cc = (uint8_t)algo;
+    t.set = &set;
     t.mss = 1000;
     t.snd_una = 1;
     t.snd_max = 1;
