@@ -36,7 +36,7 @@ void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx)
     w->ctx = ctx;
 }
 
-void timer_init(struct timer_wheel *w, struct us_timer *t, timer_fn fn)
+uint8_t timer_kind(struct timer_wheel *w, timer_fn fn)
 {
     unsigned k = 0;
     while (k < w->n_fns && w->fns[k] != fn) k++;
@@ -47,10 +47,15 @@ void timer_init(struct timer_wheel *w, struct us_timer *t, timer_fn fn)
         }
         w->fns[w->n_fns++] = fn;
     }
+    return (uint8_t)k;
+}
+
+void timer_init(struct us_timer *t, uint8_t kind)
+{
     t->next = NULL;
     t->pprev = NULL;
     t->expires = 0;
-    t->kind = (uint8_t)k;
+    t->kind = kind;
     t->where = TW_IDLE;
 }
 

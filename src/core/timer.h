@@ -54,9 +54,12 @@ struct timer_wheel {
 };
 
 void timer_wheel_init(struct timer_wheel *w, us_time_t now, void *ctx);
-/* An idle timer that calls fn when it fires. At most TW_KINDS different
- * callbacks per wheel (a programming error beyond: abort). */
-void timer_init(struct timer_wheel *w, struct us_timer *t, timer_fn fn);
+/* The kind of timer that calls fn when it fires, registered once (at
+ * init) and given to timer_init(). At most TW_KINDS callbacks per wheel (a
+ * programming error beyond: abort). */
+uint8_t timer_kind(struct timer_wheel *w, timer_fn fn);
+/* An idle timer of that kind. */
+void timer_init(struct us_timer *t, uint8_t kind);
 /* Arms (or re-arms) t to fire at `expires` (absolute). */
 void timer_set(struct timer_wheel *w, struct us_timer *t, us_time_t expires);
 void timer_cancel(struct timer_wheel *w, struct us_timer *t);

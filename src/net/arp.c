@@ -24,7 +24,7 @@ static void arp_timer_fire(struct us_timer *t, us_time_t now, void *ctx);
 void arp_init(struct us_stack *s)
 {
     memset(&s->arp, 0, sizeof(s->arp));
-    timer_init(&s->timers, &s->arp.timer, arp_timer_fire);
+    timer_init(&s->arp.timer, timer_kind(&s->timers, arp_timer_fire));
 }
 
 static void entry_drop_queue(struct us_stack *s, struct arp_entry *e)

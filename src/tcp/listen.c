@@ -445,7 +445,9 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
     read_syn(s, l, sg, e);
     e->l = l;
     e->iss = tcp_new_isn(s, sg->dst, sg->dport, sg->src, sg->sport);
-    timer_init(&s->timers, &e->timer, syn_timer_fire);
+    struct tcp_stack *ts = tcpst(s);
+    if (!ts->tk_syn) ts->tk_syn = (uint8_t)(timer_kind(&s->timers, syn_timer_fire) + 1);
+    timer_init(&e->timer, (uint8_t)(ts->tk_syn - 1));
     conn_insert(s, &e->node);
     e->qprev = l->syn_tail;
     if (l->syn_tail)

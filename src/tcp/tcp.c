@@ -302,6 +302,10 @@ struct settings_node {
 };
 
 #define SETTINGS_BUCKETS 64u
+/* Copies nobody holds are kept for the next socket that wants them (a
+ * client that sets TCP_NODELAY on every connection would otherwise free
+ * and allocate one per connection), up to this many. */
+#define SETTINGS_UNUSED_MAX 16u
 
 static bool settings_equal(const struct tcp_settings *a, const struct tcp_settings *b)
 {
@@ -335,7 +339,7 @@ const struct tcp_settings *tcp_settings_intern(struct us_stack *s, const struct 
     struct settings_node **head = &ts->settings[settings_bucket(v)];
     for (struct settings_node *n = *head; n; n = n->next)
         if (settings_equal(&n->v, v)) {
-            n->refs++;
+            if (n->refs++ == 0) ts->settings_unused--;
             return &n->v;
         }
     struct settings_node *n = malloc(sizeof(*n));
@@ -360,6 +364,10 @@ void tcp_settings_put(struct us_stack *s, const struct tcp_settings *set)
     struct settings_node *n = node_of(set);
     if (--n->refs) return;
     struct tcp_stack *ts = tcpst(s);
+    if (ts->settings_unused < SETTINGS_UNUSED_MAX) {
+        ts->settings_unused++;
+        return;
+    }
     struct settings_node **pp = &ts->settings[settings_bucket(set)];
     while (*pp != n) pp = &(*pp)->next;
     *pp = n->next;
@@ -496,7 +504,7 @@ unsigned tcp_final_check(struct us_stack *s)
     struct tcp_stack *ts = tcpst(s);
     if (!ts) return 0;
     return (unsigned)ts->tcbs.in_use + (unsigned)ts->binds.in_use + ts->rings_in_use +
-           ts->settings_count;
+           (ts->settings_count - ts->settings_unused);
 }
 
 void tcp_free_all(struct us_stack *s);

@@ -364,7 +364,9 @@ struct tcp_stack {
     uint32_t rings_in_use;
     struct ring *ring_cache[32]; /* recycled rings of the default sizes */
     struct settings_node *settings[64]; /* interned settings, by hash */
-    uint32_t settings_count;
+    uint32_t settings_count;            /* in the table */
+    uint32_t settings_unused;           /* of which nobody holds (kept for reuse) */
+    uint8_t tk_tcb, tk_syn;             /* timer kinds + 1 (0: not registered yet) */
     unsigned ring_cache_n;
 };
 

@@ -24,7 +24,9 @@ static void tcb_timer_fire(struct us_timer *tm, us_time_t now, void *ctx);
 
 void tcp_timer_init(struct us_stack *s, struct tcb *t)
 {
-    timer_init(&s->timers, &t->timer, tcb_timer_fire);
+    struct tcp_stack *ts = tcpst(s);
+    if (!ts->tk_tcb) ts->tk_tcb = (uint8_t)(timer_kind(&s->timers, tcb_timer_fire) + 1);
+    timer_init(&t->timer, (uint8_t)(ts->tk_tcb - 1));
 }
 
 void tcp_timer_update(struct us_stack *s, struct tcb *t)

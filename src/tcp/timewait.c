@@ -19,7 +19,7 @@ void tcp_state_adopt(struct tcb *t, enum us_tcp_state st);
 
 static void tw_timer_fire(struct us_timer *tm, us_time_t now, void *ctx);
 
-void tw_init(struct us_stack *s) { timer_init(&s->timers, &tcpst(s)->tw_timer, tw_timer_fire); }
+void tw_init(struct us_stack *s) { timer_init(&tcpst(s)->tw_timer, timer_kind(&s->timers, tw_timer_fire)); }
 
 static void fifo_unlink(struct tcp_stack *ts, struct tw_entry *tw)
 {

@@ -322,3 +322,40 @@ Test(cc, cubic_grows_toward_w_max_then_beyond)
     cr_assert(passed_wmax, "cwnd %u", t->cwnd);
     us_stack_free(s);
 }
+
+/* ---- shared settings ---- */
+
+Test(settings, equal_settings_share_one_copy_and_unused_ones_are_bounded)
+{
+    struct us_stack *s = stack();
+    struct tcp_stack *ts = tcpst(s);
+    struct tcp_settings d;
+    tcp_settings_default(s, &d);
+    const struct tcp_settings *a = tcp_settings_intern(s, &d);
+    const struct tcp_settings *b = tcp_settings_intern(s, &d);
+    cr_assert_eq(a, b, "equal settings, one copy");
+    struct tcp_settings e = d;
+    e.nodelay = !d.nodelay;
+    const struct tcp_settings *c = tcp_settings_intern(s, &e);
+    cr_assert_neq(c, a);
+    cr_assert_eq(c->nodelay, e.nodelay);
+    cr_assert_eq(a->nodelay, d.nodelay, "the shared copy is never written");
+    /* A change through a slot takes the equal copy, or makes one. */
+    const struct tcp_settings *slot = tcp_settings_ref(a);
+    cr_assert_eq(tcp_settings_assign(s, &slot, &e), 0);
+    cr_assert_eq(slot, c);
+    tcp_settings_put(s, slot);
+    tcp_settings_put(s, a);
+    tcp_settings_put(s, b);
+    tcp_settings_put(s, c);
+    cr_assert_eq(ts->settings_count, ts->settings_unused, "nobody holds any");
+    /* Many different settings, each dropped: a bounded number is kept. */
+    for (uint32_t i = 0; i < 100; i++) {
+        struct tcp_settings x = d;
+        x.sndbuf = 10000 + i;
+        tcp_settings_put(s, tcp_settings_intern(s, &x));
+    }
+    cr_assert_leq(ts->settings_count, 16);
+    cr_assert_eq(ts->settings_count, ts->settings_unused);
+    us_stack_free(s);
+}

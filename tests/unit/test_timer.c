@@ -39,7 +39,7 @@ Test(timer, fires_exactly_at_every_scale)
         struct timer_wheel w;
         timer_wheel_init(&w, 12345, NULL);
         struct probe p = {0};
-        timer_init(&w, &p.t, on_fire);
+        timer_init(&p.t, timer_kind(&w, on_fire));
         timer_set(&w, &p.t, 12345 + delays[i]);
         drive(&w, 12345 + delays[i] - 1);
         cr_assert_eq(p.fired, 0, "delay %llu fired early", (unsigned long long)delays[i]);
@@ -56,7 +56,7 @@ Test(timer, one_big_jump_fires_everything_due)
     timer_wheel_init(&w, 0, NULL);
     struct probe p[50];
     for (int i = 0; i < 50; i++) {
-        timer_init(&w, &p[i].t, on_fire);
+        timer_init(&p[i].t, timer_kind(&w, on_fire));
         p[i].fired = 0;
         timer_set(&w, &p[i].t, (us_time_t)(i + 1) * 997 * 1013);
     }
@@ -71,8 +71,8 @@ Test(timer, cancel_and_rearm)
     struct timer_wheel w;
     timer_wheel_init(&w, 0, NULL);
     struct probe a = {0}, b = {0};
-    timer_init(&w, &a.t, on_fire);
-    timer_init(&w, &b.t, on_fire);
+    timer_init(&a.t, timer_kind(&w, on_fire));
+    timer_init(&b.t, timer_kind(&w, on_fire));
     timer_set(&w, &a.t, 1000);
     timer_set(&w, &b.t, 2000);
     timer_cancel(&w, &a.t);
@@ -95,9 +95,9 @@ Test(timer, each_timer_calls_its_own_callback)
     timer_wheel_init(&w, 0, NULL);
     struct probe a = {0}, b = {0};
     struct probe o;
-    timer_init(&w, &a.t, on_fire);
-    timer_init(&w, &o.t, on_other);
-    timer_init(&w, &b.t, on_fire);
+    timer_init(&a.t, timer_kind(&w, on_fire));
+    timer_init(&o.t, timer_kind(&w, on_other));
+    timer_init(&b.t, timer_kind(&w, on_fire));
     cr_assert_eq(w.n_fns, 2);
     other_fired = 0;
     timer_set(&w, &a.t, 100);
@@ -129,7 +129,7 @@ Test(timer, rearm_from_callback)
     struct timer_wheel w;
     timer_wheel_init(&w, 0, NULL);
     struct chain c = {.w = &w, .left = 9};
-    timer_init(&w, &c.t, on_chain);
+    timer_init(&c.t, timer_kind(&w, on_chain));
     timer_set(&w, &c.t, US_SEC(7200));
     drive(&w, US_SEC(100000));
     cr_assert_eq(c.left, 0);
@@ -147,7 +147,7 @@ Test(timer, random_against_model)
     static struct probe p[N];
     us_time_t model[N]; /* expiry, or 0 when idle */
     for (int i = 0; i < N; i++) {
-        timer_init(&w, &p[i].t, on_fire);
+        timer_init(&p[i].t, timer_kind(&w, on_fire));
         p[i].fired = 0;
         model[i] = 0;
     }
