@@ -225,6 +225,13 @@ int us_stack_observe(struct us_stack *s, const struct us_observer *obs)
     return 0;
 }
 
+bool us_stack_observed(const struct us_stack *s)
+{
+    for (unsigned i = 0; i < s->n_obs; i++)
+        if (s->obs[i].frame) return true;
+    return false;
+}
+
 void us_stack_unobserve(struct us_stack *s, void *ctx)
 {
     for (unsigned i = 0; i < s->n_obs;) {

@@ -75,6 +75,7 @@ enum {
     OPT_DELAY,
     OPT_SEED,
     OPT_OFFLOAD,
+    OPT_NO_OFFLOAD,
 };
 
 const struct option link_long_options[] = {
@@ -93,6 +94,7 @@ const struct option link_long_options[] = {
     {"delay", required_argument, 0, OPT_DELAY},
     {"seed", required_argument, 0, OPT_SEED},
     {"offload", no_argument, 0, OPT_OFFLOAD},
+    {"no-offload", no_argument, 0, OPT_NO_OFFLOAD},
     {0, 0, 0, 0},
 };
 
@@ -111,6 +113,7 @@ void link_opts_init(struct link_opts *o)
     memset(o, 0, sizeof(*o));
     o->mtu = 1500;
     o->seed = 1;
+    o->offload = true;
 }
 
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -242,6 +245,9 @@ int link_opts_parse(struct link_opts *o, int opt, const char *arg)
     case OPT_OFFLOAD:
         o->offload = true;
         return 1;
+    case OPT_NO_OFFLOAD:
+        o->offload = false;
+        return 1;
     case OPT_CTL:
         o->ctl = arg;
         return 1;
@@ -305,6 +311,8 @@ void session_open(struct session *ss, const struct link_opts *o, const char *nam
     char err[256];
     ss->tap = us_tap_open_ex(o->tap, o->mtu, o->offload ? US_TAP_OFFLOAD : 0, err, sizeof(err));
     if (!ss->tap) fail("%s", err);
+    if (o->offload && !us_tap_offloaded(ss->tap))
+        fprintf(stderr, "ustack: note: this kernel's TAP has no offloads; one frame per write\n");
 
     struct us_stack_config cfg;
     us_stack_config_default(&cfg);

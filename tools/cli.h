@@ -40,7 +40,7 @@ struct link_opts {
     unsigned mtu;
     const char *pcap;
     bool trace;
-    bool offload;             /* --offload: virtio-net header, checksum offload, GSO */
+    bool offload;             /* virtio-net header, checksum offload, GSO (--no-offload) */
     const char *ctl;          /* control socket path for `ustack stat` */
     struct us_faults faults;
     uint64_t seed;
@@ -58,8 +58,8 @@ extern const struct option link_long_options[];
     "  --mtu N             MTU (default 1500)\n"                                       \
     "  --pcap FILE         write every frame in and out to FILE (default: none)\n"     \
     "  --trace             print frames (tcpdump style) and TCP state changes\n"        \
-    "  --offload           virtio-net header on the TAP: the kernel checksums and\n"   \
-    "                      segments 64 KiB TCP frames (TSO/GSO), both ways\n"          \
+    "  --no-offload        no virtio-net header on the TAP (default: on, so the\n"     \
+    "                      kernel checksums and cuts 64 KiB TCP frames, both ways)\n"  \
     "  --ctl PATH          control socket for `ustack stat` (default: ustack-PID.ctl\n" \
     "                      in $USTACK_CTL_DIR, /run/ustack or $TMPDIR)\n"              \
     "Fault options (inside ustack, both directions; P in percent, default 0):\n"       \

@@ -189,6 +189,9 @@ struct us_observer {
 /* Returns 0, or -ENOSPC when US_MAX_OBSERVERS are attached. */
 int us_stack_observe(struct us_stack *s, const struct us_observer *obs);
 void us_stack_unobserve(struct us_stack *s, void *ctx);
+/* True when a frame observer is attached (a link may then finish work it
+ * would otherwise skip, so captures show complete checksums). */
+bool us_stack_observed(const struct us_stack *s);
 
 /* --- The driver: how blocking socket calls wait (docs/DESIGN.md §3). ---
  * A blocking call that cannot complete asks the driver to run the world until

@@ -24,11 +24,14 @@ struct us_link *us_tap_open(const char *name, unsigned mtu, char *err, size_t er
 /* us_tap_open() with flags. US_TAP_OFFLOAD: the virtio-net header
  * (IFF_VNET_HDR) on every frame, so checksums are left to the kernel both
  * ways and TCP sends and receives frames of up to 64 KiB that the kernel
- * segments (TSO/GSO) or has not segmented (a GSO frame of its own). The
- * loop turns it off when it injects faults. */
+ * segments (TSO/GSO) or has not segmented (a GSO frame of its own), if
+ * the kernel offers it (us_tap_offloaded() tells). The loop turns it off
+ * when it injects faults. The stack needs max_mtu 65535 for 64 KiB frames
+ * (it sends frames up to what its packet buffers hold). */
 #define US_TAP_OFFLOAD 0x1u
 struct us_link *us_tap_open_ex(const char *name, unsigned mtu, unsigned flags, char *err,
                                size_t errlen);
+bool us_tap_offloaded(const struct us_link *link);
 int us_tap_fd(const struct us_link *link);
 void us_tap_close(struct us_link *link);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/csum.h"
 #include "core/util.h"
 #include "ustack/tap.h"
 
@@ -78,6 +79,16 @@ static int tap_write_hdr(struct tap *t, const struct virtio_net_hdr *vh, const u
     }
     if (n < 0) return -errno;
     return 0;
+}
+
+/* The virtio-net partial checksum: the field holds the pseudo-header sum;
+ * the sum from `start` to the end, field included, completes it. */
+static void finish_csum(uint8_t *frame, size_t len, unsigned start, unsigned off)
+{
+    uint8_t *c = frame + start + off;
+    uint16_t v = csum_fold(csum_add(0, frame + start, len - start));
+    c[0] = (uint8_t)(v >> 8);
+    c[1] = (uint8_t)v;
 }
 
 static int tap_write(struct tap *t, const uint8_t *frame, size_t len)
@@ -187,9 +198,17 @@ struct us_link *us_tap_open_ex(const char *name, unsigned mtu, unsigned flags, c
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | ((flags & US_TAP_OFFLOAD) ? IFF_VNET_HDR : 0);
+    bool vnet = flags & US_TAP_OFFLOAD;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int rc = ioctl(fd, TUNSETIFF, &ifr);
+    if (rc < 0 && vnet && errno == EINVAL) {
+        /* A kernel without the virtio-net header: no offloads, then. */
+        vnet = false;
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        rc = ioctl(fd, TUNSETIFF, &ifr);
+    }
+    if (rc < 0) {
         snprintf(err, errlen, "cannot attach to TAP %s: %s%s", name, strerror(errno),
                  errno == EPERM ? " (needs CAP_NET_ADMIN)"
                  : errno == EBUSY ? " (another process holds it)"
@@ -212,18 +231,17 @@ struct us_link *us_tap_open_ex(const char *name, unsigned mtu, unsigned flags, c
     t->link.ops = &tap_ops;
     t->link.mtu = mtu ? mtu : 1500;
     t->link.name = t->name;
-    if (flags & US_TAP_OFFLOAD) {
-        t->vnet = true;
-        int rc = tap_set_offload(t, true);
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot turn on offloads on TAP %s: %s", t->name,
-                     strerror(-rc));
-            close(fd);
-            free(t);
-            return NULL;
-        }
-    }
+    /* Without TUNSETOFFLOAD the header stays (all zeros: nothing asked)
+     * and frames go one segment each. */
+    t->vnet = vnet;
+    if (vnet) tap_set_offload(t, true);
     return &t->link;
+}
+
+bool us_tap_offloaded(const struct us_link *link)
+{
+    const struct tap *t = container_of(link, const struct tap, link);
+    return t->offload;
 }
 
 int us_tap_fd(const struct us_link *link)
@@ -395,6 +413,11 @@ static void read_tap(struct us_loop *l)
         const struct virtio_net_hdr *vh = (const void *)l->buf;
         bool trusted = t->vnet && (vh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM |
                                                 VIRTIO_NET_HDR_F_DATA_VALID));
+        /* A capture shows the frame with its checksum, as it would be on a
+         * wire: finish it, only when someone is looking. */
+        if (t->vnet && (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && us_stack_observed(l->s) &&
+            (size_t)vh->csum_start + vh->csum_offset + 2 <= len)
+            finish_csum(l->buf + hl, len, vh->csum_start, vh->csum_offset);
         if (trusted) t->link.flags |= US_LINK_F_CSUM_TRUSTED;
         us_stack_input(l->s, l->iface, frame, len, now);
         if (trusted) t->link.flags &= ~US_LINK_F_CSUM_TRUSTED;

@@ -163,6 +163,37 @@ Test(ipv4, padding_beyond_total_length_is_ignored)
     cr_assert(cap_pop(&t->cap), "a padded frame still gets its reply");
 }
 
+/* A datagram whose checksum is only the pseudo-header sum (what a TAP
+ * with the virtio-net header hands over with NEEDS_CSUM): dropped as bad
+ * from a link that does not vouch for it, delivered from one that does. */
+static void udp_partial(void)
+{
+    int fd = us_socket(t->s, AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = sin_of(0, 9000);
+    cr_assert_eq(us_bind(t->s, fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    uint8_t u[8 + 4] = {0x30, 0x39, 0x23, 0x28, 0, 12, 0, 0, 'p', 'i', 'n', 'g'};
+    uint16_t partial = (uint16_t)~csum_fold(csum_pseudo(PEER_IP, SOLO_IP, 17, sizeof(u)));
+    wr16(u + 6, partial);
+    n = build_ipv4(f, PEER_IP, SOLO_IP, 17, u, sizeof(u));
+    feed(n);
+}
+
+Test(ipv4, udp_partial_checksum_from_an_untrusted_link_is_dropped)
+{
+    udp_partial();
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_udp_bad_csum), 1);
+}
+
+Test(ipv4, udp_partial_checksum_from_a_link_that_vouches_is_delivered)
+{
+    t->cap.link.flags |= US_LINK_F_CSUM_TRUSTED;
+    udp_partial();
+    t->cap.link.flags &= ~US_LINK_F_CSUM_TRUSTED;
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_udp_bad_csum), 0);
+    char b[8];
+    cr_assert_eq(us_recv(t->s, 3, b, sizeof(b), MSG_DONTWAIT), 4, "the datagram arrives");
+}
+
 Test(ipv4, bad_icmp_checksum)
 {
     f[14 + 20 + 8] ^= 0xff;
