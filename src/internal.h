@@ -65,6 +65,7 @@ struct us_stack {
     struct iface ifaces[US_MAX_IFACES];
     unsigned n_ifaces;
     bool gso_links;     /* some interface's link segments frames (gso_max) */
+    bool csum_links;    /* some interface's link finishes checksums (TX_CSUM) */
     uint32_t gateway;
 
     struct pbuf_pool pool;

@@ -205,12 +205,16 @@ int tcp_send_segment_gso(struct us_stack *s, struct tcb *t, seq_t seq, uint32_t 
     wr16(h + 16, 0);
     wr16(h + 18, 0);
     p->len = (uint32_t)(hlen + len);
-    /* The checksum is left partial (the pseudo-header sum in the field):
-     * eth_output() finishes it, or hands it to a link that does. */
     uint32_t sum = csum_pseudo(t->node.laddr, t->node.raddr, IPPROTO_TCP_, (uint16_t)p->len);
-    wr16(h + 16, (uint16_t)~csum_fold(sum));
-    p->csum_start = p->off;
-    p->csum_off = 16;
+    if (s->csum_links || p->gso_size) {
+        /* Left partial (the pseudo-header sum in the field): eth_output()
+         * finishes it, or hands it to a link that does. */
+        wr16(h + 16, (uint16_t)~csum_fold(sum));
+        p->csum_start = p->off;
+        p->csum_off = 16;
+    } else {
+        wr16(h + 16, csum_fold(csum_add(sum, h, p->len)));
+    }
 
     if (flags & TH_ACK) {
         /* An ACK that acknowledges new data uses up one quick ACK. */
@@ -335,7 +339,7 @@ void tcp_output(struct us_stack *s, struct tcb *t)
     bool sent_any = false, sent_new = false;
     /* A link that segments (TSO/GSO) takes new data in frames of many
      * segments: one pass through the stack and one write for all of them. */
-    uint32_t gso = ip_route_gso(s, t->node.raddr);
+    uint32_t gso = s->gso_links ? ip_route_gso(s, t->node.raddr) : 0;
     if (t->ca_state == CA_RECOVERY && t->sb && (t->tf & TF_SACK_OK)) {
         while (tcp_flight(t) + t->mss <= t->cwnd && send_hole(s, t)) sent_any = true;
     }
