@@ -693,6 +693,7 @@ static int set_socket_opt(struct us_stack *s, struct sock *sk, struct tcp_settin
                 }
             }
             set->sndbuf = want;
+            set->sndbuf_locked = true;
         }
         return 0;
     }
@@ -991,7 +992,7 @@ static short poll_mask(const struct sock *sk)
     if (closed && (t->tf & TF_SYN_ACKED)) m |= POLLIN; /* reads return 0 or an error */
     bool opening = t->state == US_TCP_SYN_SENT || t->state == US_TCP_SYN_RECEIVED;
     if (!opening && !(t->tf & TF_FIN_QUEUED) &&
-        (closed || tcp_user_send_space(t) >= t->set->sndbuf / 3 || tcp_user_send_space(t) > 0))
+        (closed || tcp_user_send_space(t) >= tcp_sndbuf(t) / 3 || tcp_user_send_space(t) > 0))
         m |= POLLOUT;
     return m;
 }

@@ -314,7 +314,7 @@ static bool settings_equal(const struct tcp_settings *a, const struct tcp_settin
            a->linger2 == b->linger2 && a->keepcnt == b->keepcnt && a->maxseg == b->maxseg &&
            a->defer_accept == b->defer_accept && a->keepalive == b->keepalive &&
            a->nodelay == b->nodelay && a->cork == b->cork && a->reuseaddr == b->reuseaddr &&
-           a->cc == b->cc;
+           a->cc == b->cc && a->sndbuf_locked == b->sndbuf_locked;
 }
 
 static uint32_t settings_bucket(const struct tcp_settings *v)
@@ -322,7 +322,9 @@ static uint32_t settings_bucket(const struct tcp_settings *v)
     uint64_t h = v->sndbuf * 0x9e3779b97f4a7c15ull ^ v->rcvbuf;
     h = (h ^ v->keepidle ^ v->user_timeout ^ v->linger2) * 0xbf58476d1ce4e5b9ull;
     h ^= (uint64_t)v->maxseg << 16 | (uint64_t)v->keepcnt << 32 | v->defer_accept;
-    h ^= (uint64_t)(v->keepalive | v->nodelay << 1 | v->cork << 2 | v->reuseaddr << 3) << 40 |
+    h ^= (uint64_t)(v->keepalive | v->nodelay << 1 | v->cork << 2 | v->reuseaddr << 3 |
+                    v->sndbuf_locked << 4)
+             << 40 |
          (uint64_t)v->cc << 48;
     h *= 0x94d049bb133111ebull;
     return (uint32_t)(h >> 58) & (SETTINGS_BUCKETS - 1);

@@ -157,6 +157,7 @@ struct tcp_settings {
     uint16_t maxseg;       /* TCP_MAXSEG; 0: from the MTU */
     uint32_t defer_accept; /* TCP_DEFER_ACCEPT, seconds; 0: off */
     bool keepalive, nodelay, cork, reuseaddr;
+    bool sndbuf_locked; /* SO_SNDBUF was set: no send-buffer autotuning */
     uint8_t cc; /* enum cc_algo */
 };
 

@@ -70,11 +70,21 @@ ssize_t tcp_user_send(struct us_stack *s, struct tcb *t, const void *buf, size_t
     }
     if (t->tf & TF_FIN_QUEUED) return -EPIPE;
     if (!len) return 0;
+    uint32_t limit = tcp_sndbuf(t);
     if (!t->sndq) {
-        t->sndq = tcp_ring_get(s, t->set->sndbuf);
+        t->sndq = tcp_ring_get(s, limit);
         if (!t->sndq) return -ENOBUFS;
+    } else if (limit > t->sndq->cap) {
+        /* The buffer grew with the window: a larger ring, same bytes. */
+        struct ring *r = tcp_ring_get(s, limit);
+        if (r) {
+            ring_copy_out(t->sndq, 0, r->data, t->sndq->len);
+            r->len = t->sndq->len;
+            tcp_ring_put(s, t->sndq);
+            t->sndq = r;
+        }
     }
-    uint32_t limit = min_u32(t->set->sndbuf, t->sndq->cap);
+    limit = min_u32(limit, t->sndq->cap);
     uint32_t room = t->sndq->len < limit ? limit - t->sndq->len : 0;
     if (!room) return -EAGAIN;
     uint32_t n = ring_append(t->sndq, buf, (uint32_t)min_size(len, room));
@@ -136,10 +146,27 @@ uint32_t tcp_user_readable(const struct tcb *t) { return t->rcvq ? t->rcvq->len 
 
 uint32_t tcp_user_unacked(const struct tcb *t) { return t->sndq ? t->sndq->len : 0; }
 
+/* Send-buffer autotuning, as Linux's tcp_sndbuf_expand(): unless the
+ * application fixed SO_SNDBUF, the buffer is twice the congestion window
+ * (data in flight plus as much again ready to go), at least 64 KiB, up to
+ * the configured size. A buffer no larger than the window needs keeps the
+ * bytes being sent in the caches: a 4 MiB ring filled to the brim by a
+ * fast writer is streamed through memory on every pass. */
+#define SNDBUF_AUTO_MIN (64u << 10)
+uint32_t tcp_sndbuf(const struct tcb *t)
+{
+    uint32_t max = t->set->sndbuf;
+    if (t->set->sndbuf_locked) return max;
+    uint64_t want = 2ull * t->cwnd;
+    if (want < SNDBUF_AUTO_MIN) want = SNDBUF_AUTO_MIN;
+    return want < max ? (uint32_t)want : max;
+}
+
 uint32_t tcp_user_send_space(const struct tcb *t)
 {
     uint32_t used = t->sndq ? t->sndq->len : 0;
-    return t->set->sndbuf > used ? t->set->sndbuf - used : 0;
+    uint32_t limit = tcp_sndbuf(t);
+    return limit > used ? limit - used : 0;
 }
 
 /* Queues our FIN and moves to the state RFC 9293 §3.10.4 gives for CLOSE

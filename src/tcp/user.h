@@ -20,5 +20,8 @@ void tcp_user_abort(struct us_stack *s, struct tcb *t, const char *cause);
 uint32_t tcp_user_readable(const struct tcb *t);
 uint32_t tcp_user_unacked(const struct tcb *t);
 uint32_t tcp_user_send_space(const struct tcb *t);
+/* The send buffer's size now: SO_SNDBUF if the application set it, else
+ * autotuned to the congestion window. */
+uint32_t tcp_sndbuf(const struct tcb *t);
 
 #endif

@@ -1,5 +1,6 @@
 /* Flow control and the things a clean path must not do. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -127,4 +128,48 @@ Test(flow, tshark_finds_nothing_to_flag_on_a_clean_capture)
     long flagged = count_lines(cmd);
     cr_assert_eq(flagged, 0, "tshark flags %ld of %ld frames (%s)", flagged, frames, path);
     unlink(path);
+}
+
+/* Send-buffer autotuning: without SO_SNDBUF the buffer is twice the
+ * congestion window (at least 64 KiB), up to the configured size, and
+ * grows as the window opens; with SO_SNDBUF it is what was asked. */
+Test(flow, send_buffer_follows_the_window_unless_set)
+{
+    struct us_stack_config cfg;
+    us_stack_config_default(&cfg);
+    cfg.tcp.sndbuf = 1u << 20;
+    cfg.tcp.rcvbuf = 4u << 20;
+    struct pair *p = pair_new_mtu(4, NULL, NULL, 1500, &cfg);
+    int c, s, l;
+    tcp_connect_pair(p, 80, &c, &s, &l);
+    us_fcntl(p->a, c, F_SETFL, O_NONBLOCK);
+    static uint8_t data[4u << 20];
+    ssize_t first = us_send(p->a, c, data, sizeof(data), 0);
+    cr_assert_eq(first, 64 * 1024, "a new connection's buffer is the 64 KiB floor, not %zd", first);
+    /* Let the window open: the server reads everything. */
+    size_t got = 0;
+    static uint8_t sink[1u << 16];
+    ssize_t most = first;
+    for (int i = 0; i < 2000 && got < (8u << 20); i++) {
+        ssize_t k = us_send(p->a, c, data, sizeof(data), 0);
+        if (k > most) most = k;
+        us_wire_run_for(p->w, 200);
+        while ((k = us_recv(p->b, s, sink, sizeof(sink), MSG_DONTWAIT)) > 0) got += (size_t)k;
+    }
+    cr_assert_gt(got, 4u << 20, "data flowed (%zu bytes)", got);
+    cr_assert_gt(most, 64 * 1024, "the buffer grew with the window");
+    cr_assert_leq(most, 1 << 20, "never past the configured size");
+    /* SO_SNDBUF fixes it (Linux doubles the value asked for). */
+    int c2 = us_socket(p->a, AF_INET, SOCK_STREAM, 0);
+    int want = 300000;
+    us_setsockopt(p->a, c2, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+    struct sockaddr_in sa = sin_of(PAIR_B_IP, 80);
+    cr_assert_eq(us_connect(p->a, c2, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    us_fcntl(p->a, c2, F_SETFL, O_NONBLOCK);
+    cr_assert_eq(us_send(p->a, c2, data, sizeof(data), 0), 600000);
+    us_close(p->a, c2);
+    us_close(p->a, c);
+    us_close(p->b, s);
+    us_close(p->b, l);
+    pair_free(p);
 }
