@@ -80,13 +80,17 @@ uint16_t csum_fold(uint32_t sum)
 
 uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 {
-    uint8_t ph[12];
-    wr32(ph, src);
-    wr32(ph + 4, dst);
-    ph[8] = 0;
-    ph[9] = proto;
-    wr16(ph + 10, len);
-    return csum_add(0, ph, sizeof(ph));
+    /* The pseudo-header's six 16-bit words summed as numbers, folded, then
+     * put in the byte order csum_add() sums in (RFC 1071 §2(B): only the
+     * order of the two bytes differs). No buffer, no loop: it runs for
+     * every segment sent and every one checked. */
+    uint32_t s = (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + proto + len;
+    s = (s & 0xffffu) + (s >> 16);
+    s = (s & 0xffffu) + (s >> 16);
+    uint8_t be[2] = {(uint8_t)(s >> 8), (uint8_t)s};
+    uint16_t native;
+    memcpy(&native, be, 2);
+    return native;
 }
 
 uint16_t csum(const void *data, size_t len) { return csum_fold(csum_add(0, data, len)); }

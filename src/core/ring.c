@@ -6,14 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint32_t ring_round_cap(uint32_t n)
-{
-    if (n <= 64) return 64;
-    /* The next power of two: one instruction where a loop took ~20 per call
-     * (it runs on every ring taken from the cache). */
-    return 1u << (32 - __builtin_clz(n - 1));
-}
-
 struct ring *ring_new(uint32_t cap)
 {
     cap = ring_round_cap(cap);
@@ -32,7 +24,7 @@ void ring_write_at(struct ring *r, uint32_t off, const void *src, uint32_t n)
     uint32_t first = r->cap - pos;
     if (first > n) first = n;
     memcpy(r->data + pos, src, first);
-    memcpy(r->data, (const uint8_t *)src + first, n - first);
+    if (n > first) memcpy(r->data, (const uint8_t *)src + first, n - first);
 }
 
 uint32_t ring_append(struct ring *r, const void *src, uint32_t n)
@@ -49,7 +41,7 @@ void ring_copy_out(const struct ring *r, uint32_t off, void *dst, uint32_t n)
     uint32_t first = r->cap - pos;
     if (first > n) first = n;
     memcpy(dst, r->data + pos, first);
-    memcpy((uint8_t *)dst + first, r->data, n - first);
+    if (n > first) memcpy((uint8_t *)dst + first, r->data, n - first); /* wrapped */
 }
 
 void ring_consume(struct ring *r, uint32_t n)

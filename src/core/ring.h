@@ -37,7 +37,13 @@ static inline void ring_commit(struct ring *r, uint32_t n) { r->len += n; }
 void ring_consume(struct ring *r, uint32_t n);
 /* Copies out and consumes up to n bytes; returns how many. */
 uint32_t ring_read(struct ring *r, void *dst, uint32_t n);
-/* Smallest power of two >= n (n <= 2^31). */
-uint32_t ring_round_cap(uint32_t n);
+/* Smallest power of two >= n (n <= 2^31), at least 64. Inline: it runs
+ * on every ring taken from the cache and on every window computed for a
+ * connection without a receive ring. */
+static inline uint32_t ring_round_cap(uint32_t n)
+{
+    if (n <= 64) return 64;
+    return 1u << (32 - __builtin_clz(n - 1));
+}
 
 #endif

@@ -336,7 +336,8 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         !fin_pending(t) && tcp_unsent(t) == 0)
         return;
 
-    bool sent_any = false, sent_new = false;
+    bool sent_any = false, sent_new = false, armed = false;
+    seq_t armed_at = 0;
     /* A link that segments (TSO/GSO) takes new data in frames of many
      * segments: one pass through the stack and one write for all of them. */
     uint32_t gso = s->gso_links ? ip_route_gso(s, t->node.raddr) : 0;
@@ -419,7 +420,11 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         if (send_fin && !(t->tf & TF_FIN_SENT) && len == 0) t->tf |= TF_FIN_ALONE;
         if (send_fin) t->tf |= TF_FIN_SENT;
         t->snd_max = seq_max(t->snd_max, t->snd_nxt);
-        if (!(t->tf & TF_PERSIST) && t->rexmt_at == US_TIME_NEVER) tcp_rexmt_arm(s, t);
+        if (!(t->tf & TF_PERSIST) && t->rexmt_at == US_TIME_NEVER) {
+            tcp_rexmt_arm(s, t);
+            armed_at = t->snd_max;
+            armed = true;
+        }
         if (send_fin) break;
     }
 
@@ -430,7 +435,9 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         t->rexmt_at == US_TIME_NEVER)
         tcp_persist_arm(s, t);
 
-    if (sent_new) tcp_tlp_rearm(s, t);
+    /* The loss probe restarts after new data -- unless the timer was
+     * armed for the last segment sent: it would compute the same time. */
+    if (sent_new && !(armed && armed_at == t->snd_max)) tcp_tlp_rearm(s, t);
     if (!sent_any && (t->tf & (TF_ACK_NOW | TF_WND_UPDATE))) tcp_send_ack(s, t);
 }
 

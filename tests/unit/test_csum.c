@@ -86,6 +86,25 @@ Test(csum, pseudo_header)
     /* The pseudo-header sum equals the checksum of its 12 bytes. */
     uint8_t ph[12] = {10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0x05, 0xdc};
     cr_assert_eq(csum_fold(csum_pseudo(0x0a000001, 0x0a000002, 6, 1500)), csum(ph, 12));
+    /* And as a partial sum that data is added to, for any addresses
+     * (carries out of every word included). */
+    struct rng r;
+    rng_seed(&r, 11);
+    for (int i = 0; i < 10000; i++) {
+        uint32_t a = (uint32_t)rng_next(&r), b = i % 7 ? (uint32_t)rng_next(&r) : 0xffffffffu;
+        uint16_t len = (uint16_t)rng_next(&r);
+        uint8_t proto = i & 1 ? 6 : 17;
+        uint8_t buf[12 + 9];
+        wr32(buf, a);
+        wr32(buf + 4, b);
+        buf[8] = 0;
+        buf[9] = proto;
+        wr16(buf + 10, len);
+        rng_bytes(&r, buf + 12, 9);
+        uint16_t want = csum(buf, sizeof(buf));
+        uint16_t got = csum_fold(csum_add(csum_pseudo(a, b, proto, len), buf + 12, 9));
+        cr_assert_eq(got, want, "src %08x dst %08x proto %u len %u", a, b, proto, len);
+    }
 }
 
 Test(csum, rfc1624_incremental_update)
