@@ -28,6 +28,10 @@ struct iface {
     uint32_t addr, netmask;
     unsigned prefix_len;
     unsigned mtu;
+    /* The last source address that passed the martian checks here (they
+     * depend only on the interfaces' addresses, reset when one is added);
+     * a flow's every segment then skips them. 0xffffffff: none. */
+    uint32_t src_ok;
 };
 
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE };

@@ -146,6 +146,7 @@ int us_stack_add_iface(struct us_stack *s, struct us_link *link, const struct us
     if (ifc->mtu > s->cfg.max_mtu) return -EINVAL;
     if (ifc->mtu < 576) return -EINVAL; /* RFC 791: every host takes 576 */
     if (link->gso_max) s->gso_links = true;
+    for (unsigned i = 0; i <= s->n_ifaces; i++) s->ifaces[i].src_ok = 0xffffffffu;
     if (link->flags & US_LINK_F_TX_CSUM) s->csum_links = true;
     return (int)s->n_ifaces++;
 }

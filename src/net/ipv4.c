@@ -92,9 +92,12 @@ void ipv4_input(struct us_stack *s, int iface, const uint8_t *p, size_t len)
         stat_inc(s, US_C_drop_ip_not_for_us);
         return;
     }
-    if (is_martian_src(s, iface, ip.src)) {
-        stat_inc(s, US_C_drop_ip_bad_src);
-        return;
+    if (ip.src != ifc->src_ok) {
+        if (is_martian_src(s, iface, ip.src)) {
+            stat_inc(s, US_C_drop_ip_bad_src);
+            return;
+        }
+        s->ifaces[iface].src_ok = ip.src;
     }
     if (ip.ttl == 0) {
         stat_inc(s, US_C_drop_ip_ttl);

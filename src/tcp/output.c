@@ -302,7 +302,7 @@ static bool send_hole(struct us_stack *s, struct tcb *t)
     return false;
 }
 
-void tcp_output(struct us_stack *s, struct tcb *t)
+void tcp_output_slow(struct us_stack *s, struct tcb *t)
 {
     switch (t->state) {
     case US_TCP_CLOSED:
@@ -330,8 +330,9 @@ void tcp_output(struct us_stack *s, struct tcb *t)
         break;
     }
 
-    /* Nothing to send and no ACK owed: what a receiver finds on most
-     * segments. Everything below would come to nothing. */
+    /* Nothing to send and no ACK owed (tcp_output() checks it first for
+     * connections past the handshake): everything below would come to
+     * nothing. */
     if (!(t->tf & (TF_ACK_NOW | TF_WND_UPDATE)) && t->ca_state != CA_RECOVERY &&
         !fin_pending(t) && tcp_unsent(t) == 0)
         return;

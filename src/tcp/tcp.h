@@ -450,7 +450,19 @@ size_t tcp_write_options(uint8_t *p, bool ts, uint32_t ts_val, uint32_t ts_ecr,
 
 /* output.c */
 /* Sends whatever the connection may send now (data, FIN, ACK, window update). */
-void tcp_output(struct us_stack *s, struct tcb *t);
+void tcp_output_slow(struct us_stack *s, struct tcb *t);
+/* The same, with the commonest answer inline: past the handshake, with no
+ * ACK owed, nothing unsent and no FIN to send (a receiver, on most
+ * segments), there is nothing to do -- without the cost of the call. */
+static inline void tcp_output(struct us_stack *s, struct tcb *t)
+{
+    uint32_t tf = t->tf;
+    bool idle = (tf & TF_SYN_ACKED) && !(tf & (TF_ACK_NOW | TF_WND_UPDATE)) &&
+                t->ca_state != CA_RECOVERY && (!(tf & TF_FIN_QUEUED) || (tf & TF_FIN_SENT)) &&
+                (!t->sndq || t->sndq->len == 0 ||
+                 (!seq_lt(t->snd_nxt, t->snd_una) && t->snd_nxt - t->snd_una >= t->sndq->len));
+    if (!idle) tcp_output_slow(s, t);
+}
 /* Sends one segment of the connection: [seq, seq+len) of the send queue with
  * `flags`; SYN and FIN as flags say. The payload may come out shorter when
  * the options need room (then without FIN): returns the payload bytes sent,

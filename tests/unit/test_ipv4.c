@@ -139,6 +139,26 @@ Test(ipv4, martian_source)
     expect_drop(US_C_drop_ip_bad_src);
 }
 
+/* The last good source is remembered per interface so a flow skips the
+ * checks: a martian after a good one is still caught, and the good one
+ * still passes after it. */
+Test(ipv4, martian_source_after_a_good_one)
+{
+    feed(n);
+    cr_assert(cap_pop(&t->cap), "the echo from the peer is answered");
+    uint8_t g[2048];
+    memcpy(g, f, n);
+    wr32(f + 14 + 12, SOLO_IP);
+    ipv4_fix_csum(f);
+    feed(n);
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_ip_bad_src), 1);
+    cr_assert_null(cap_pop(&t->cap));
+    memcpy(f, g, n);
+    feed(n);
+    cr_assert(cap_pop(&t->cap), "the peer again");
+    cr_assert_eq(us_stack_counter(t->s, US_C_drop_ip_bad_src), 1);
+}
+
 Test(ipv4, ttl_zero)
 {
     f[14 + 8] = 0;
