@@ -46,7 +46,9 @@ struct us_tcp_config {
     us_time_t keepalive_idle;     /* TCP_KEEPIDLE; 7200 s */
     us_time_t keepalive_intvl;    /* TCP_KEEPINTVL; 75 s */
     unsigned keepalive_probes;    /* TCP_KEEPCNT; 9 (the textbook's 10 is a setting) */
-    uint32_t sndbuf;              /* default SO_SNDBUF, bytes; 16384 */
+    uint32_t sndbuf;              /* default SO_SNDBUF, bytes; 16384. Without
+                                     SO_SNDBUF a socket's buffer is autotuned
+                                     up to it: twice cwnd, at least 64 KiB */
     uint32_t rcvbuf;              /* default SO_RCVBUF, bytes; 131072 */
     uint32_t max_rcvbuf;          /* ceiling for SO_RCVBUF; 6 MiB */
     uint32_t max_sndbuf;          /* ceiling for SO_SNDBUF; 4 MiB */
