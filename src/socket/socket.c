@@ -682,16 +682,7 @@ static int set_socket_opt(struct us_stack *s, struct sock *sk, struct tcp_settin
             if (t && t->rcvq && want > t->rcvq->cap) want = t->rcvq->cap;
             set->rcvbuf = want;
         } else {
-            struct tcb *t = sk->tcb;
-            if (t && t->sndq && want > t->sndq->cap) {
-                struct ring *r = tcp_ring_get(s, want);
-                if (r) {
-                    ring_copy_out(t->sndq, 0, r->data, t->sndq->len);
-                    r->len = t->sndq->len;
-                    tcp_ring_put(s, t->sndq);
-                    t->sndq = r;
-                }
-            }
+            if (sk->tcb) tcp_sndq_grow(s, sk->tcb, want);
             set->sndbuf = want;
             set->sndbuf_locked = true;
         }

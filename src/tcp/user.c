@@ -74,15 +74,8 @@ ssize_t tcp_user_send(struct us_stack *s, struct tcb *t, const void *buf, size_t
     if (!t->sndq) {
         t->sndq = tcp_ring_get(s, limit);
         if (!t->sndq) return -ENOBUFS;
-    } else if (limit > t->sndq->cap) {
-        /* The buffer grew with the window: a larger ring, same bytes. */
-        struct ring *r = tcp_ring_get(s, limit);
-        if (r) {
-            ring_copy_out(t->sndq, 0, r->data, t->sndq->len);
-            r->len = t->sndq->len;
-            tcp_ring_put(s, t->sndq);
-            t->sndq = r;
-        }
+    } else {
+        tcp_sndq_grow(s, t, limit); /* the buffer grew with the window */
     }
     limit = min_u32(limit, t->sndq->cap);
     uint32_t room = t->sndq->len < limit ? limit - t->sndq->len : 0;
@@ -145,6 +138,17 @@ ssize_t tcp_user_recv(struct us_stack *s, struct tcb *t, void *buf, size_t len, 
 uint32_t tcp_user_readable(const struct tcb *t) { return t->rcvq ? t->rcvq->len : 0; }
 
 uint32_t tcp_user_unacked(const struct tcb *t) { return t->sndq ? t->sndq->len : 0; }
+
+void tcp_sndq_grow(struct us_stack *s, struct tcb *t, uint32_t size)
+{
+    if (!t->sndq || size <= t->sndq->cap) return;
+    struct ring *r = tcp_ring_get(s, size);
+    if (!r) return; /* the old ring still serves, at its size */
+    ring_copy_out(t->sndq, 0, r->data, t->sndq->len);
+    r->len = t->sndq->len;
+    tcp_ring_put(s, t->sndq);
+    t->sndq = r;
+}
 
 /* Send-buffer autotuning, as Linux's tcp_sndbuf_expand(): unless the
  * application fixed SO_SNDBUF, the buffer is twice the congestion window

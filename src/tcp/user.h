@@ -23,5 +23,8 @@ uint32_t tcp_user_send_space(const struct tcb *t);
 /* The send buffer's size now: SO_SNDBUF if the application set it, else
  * autotuned to the congestion window. */
 uint32_t tcp_sndbuf(const struct tcb *t);
+/* Moves the send queue into a ring of at least `size` bytes, when it has
+ * one that is smaller (a larger SO_SNDBUF, or the autotuned buffer). */
+void tcp_sndq_grow(struct us_stack *s, struct tcb *t, uint32_t size);
 
 #endif
