@@ -233,72 +233,78 @@ enum {
 
 struct listener;
 
+/* Laid out by temperature: what every segment in or out reads or writes
+ * first (the lookup key, the sequence variables, the window, the ring
+ * pointers, then the counters TCP_INFO reports), then what ACK processing,
+ * timers and loss recovery use, then the handshake, keepalive, errors and
+ * the listener's queues. A segment of an established connection touches
+ * the first five of its seven cache lines. */
 struct tcb {
+    /* ---- hot: every segment ---- */
     struct conn_node node; /* must be first */
     uint8_t state;         /* enum us_tcp_state; written only by tcp_set_state() */
     uint8_t snd_wscale, rcv_wscale;
-    uint8_t backoff;     /* RTO doublings since the last new ACK */
-    uint8_t dupacks;     /* saturates at 255 */
-    uint8_t keep_probes; /* keepalive probes unanswered */
     uint8_t ca_state;
-    uint8_t rexmt_count; /* retransmissions of the oldest segment */
     uint32_t tf;
-
     /* Send sequence variables (RFC 9293 §3.3.1). */
-    seq_t iss, snd_una, snd_nxt, snd_wl1, snd_wl2;
-    seq_t snd_max;       /* highest sequence sent + 1 */
-    uint32_t snd_wnd;    /* scaled; 32 bits */
-    uint32_t max_sndwnd; /* largest window the peer offered (SWS) */
+    seq_t snd_una, snd_nxt;
+    seq_t snd_max;    /* highest sequence sent + 1 */
+    uint32_t snd_wnd; /* scaled; 32 bits */
+    seq_t snd_wl1, snd_wl2;
     /* Receive sequence variables. */
-    seq_t irs, rcv_nxt;
-    seq_t rcv_adv;      /* right edge of the window we advertised */
-    uint16_t mss;       /* payload bytes per full segment we send */
-    uint16_t peer_mss;  /* what the peer's MSS option said */
-    uint16_t our_mss;   /* what our MSS option said */
-    uint16_t quickacks; /* segments still to ACK at once (Linux's quick-ACK mode) */
-
+    seq_t rcv_nxt;
+    seq_t rcv_adv; /* right edge of the window we advertised */
+    seq_t last_ack_sent;
     /* Timestamps (RFC 7323). */
     uint32_t ts_recent;
-    uint32_t ts_offset;     /* random per-connection offset of our TS clock */
-    uint32_t ts_recent_sec; /* when TS.Recent was set (tcp_seconds) */
-    seq_t last_ack_sent;
-
-    /* RTT and RTO (RFC 6298), microseconds. */
-    uint32_t srtt, rttvar, rto;
-    seq_t rtt_seq;
-    us_time_t rtt_time; /* when rtt_seq (or the SYN) left; US_TIME_NEVER: none */
-
+    uint32_t ts_offset; /* random per-connection offset of our TS clock */
     /* Congestion control. */
     uint32_t cwnd, ssthresh;
-    seq_t recover;           /* NewReno/SACK recovery point (RFC 6582) */
     uint32_t bytes_acked_ca; /* RFC 5681 §3.1 appropriate byte counting */
-    struct cubic cubic;
+    /* RTT and RTO (RFC 6298), microseconds. */
+    uint32_t srtt, rttvar, rto;
+    uint16_t mss;       /* payload bytes per full segment we send */
+    uint16_t quickacks; /* segments still to ACK at once (Linux's quick-ACK mode) */
+    /* Buffers (allocated lazily). */
+    struct ring *sndq; /* bytes from the first unacknowledged data byte */
+    struct ring *rcvq; /* in-order unread bytes, then out-of-order data */
+    const struct tcp_settings *set; /* shared: never written through */
+    struct tcp_stats st;
 
+    /* ---- warm: ACKs, timers, loss recovery ---- */
     /* One wheel timer; the deadlines it serves. */
     struct us_timer timer;
     us_time_t rexmt_at; /* retransmission or persist */
     us_time_t delack_at;
-    us_time_t keep_at;      /* keepalive or FIN-WAIT-2 */
-    us_time_t first_rexmt;  /* when the oldest unacknowledged data was first retransmitted */
     us_time_t last_rx;      /* last segment from the peer (keepalive idle) */
     us_time_t last_tx_data; /* for slow-start restart after idle */
-    uint32_t last_oow_ms;   /* last reply to an out-of-window segment (ms | 1; 0: none) */
-    uint8_t persist_shift;
-    uint16_t last_seg_len; /* data in the highest segment sent: what a loss probe resends */
-    int16_t so_error;      /* pending error for the socket (positive errno) */
-    int16_t eof_error;     /* error reported after EOF (ECONNRESET...) */
-
-    /* Buffers (allocated lazily). */
-    struct ring *sndq; /* bytes from the first unacknowledged data byte */
-    struct ring *rcvq; /* in-order unread bytes, then out-of-order data */
     struct reass *ooo;
     struct scoreboard *sb;
+    uint32_t max_sndwnd; /* largest window the peer offered (SWS) */
+    seq_t recover;       /* NewReno/SACK recovery point (RFC 6582) */
+    seq_t rtt_seq;
+    uint16_t last_seg_len; /* data in the highest segment sent: what a loss probe resends */
+    uint8_t dupacks;       /* saturates at 255 */
+    uint8_t backoff;       /* RTO doublings since the last new ACK */
+    us_time_t rtt_time;    /* when rtt_seq (or the SYN) left; US_TIME_NEVER: none */
+    struct cubic cubic;
 
-    const struct tcp_settings *set; /* shared: never written through */
+    /* ---- cold: handshake, keepalive, errors, the listener's queues ---- */
+    seq_t iss, irs;
+    uint16_t peer_mss;      /* what the peer's MSS option said */
+    uint16_t our_mss;       /* what our MSS option said */
+    uint32_t ts_recent_sec; /* when TS.Recent was set (tcp_seconds) */
+    us_time_t keep_at;      /* keepalive or FIN-WAIT-2 */
+    us_time_t first_rexmt;  /* when the oldest unacknowledged data was first retransmitted */
+    uint32_t last_oow_ms;   /* last reply to an out-of-window segment (ms | 1; 0: none) */
+    uint8_t keep_probes;    /* keepalive probes unanswered */
+    uint8_t rexmt_count;    /* retransmissions of the oldest segment */
+    uint8_t persist_shift;
+    int16_t so_error;  /* pending error for the socket (positive errno) */
+    int16_t eof_error; /* error reported after EOF (ECONNRESET...) */
     struct listener *parent; /* while embryonic or in the accept queue */
     struct tcb *aq_next;     /* accept queue */
     struct bind_rec *bind;
-    struct tcp_stats st;
 };
 
 /* Compact TIME-WAIT (issue: TIME-WAIT policy). */
