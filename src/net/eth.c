@@ -68,7 +68,7 @@ static int send_offloaded(struct us_stack *s, int iface, struct pbuf *p)
         .csum_offset = p->csum_off,
     };
     if (o.gso_size) stat_inc(s, US_C_eth_tx_gso);
-    if (s->n_obs) {
+    if (s->n_obs && p->csum_start) {
         /* Observers (pcap, trace) see the frame as it will be on the wire:
          * with its checksum, one frame per GSO burst as tcpdump shows it. */
         uint8_t *c = p->buf + p->csum_start + p->csum_off;
@@ -76,6 +76,8 @@ static int send_offloaded(struct us_stack *s, int iface, struct pbuf *p)
         csum_finish(p);
         stack_notify_frame(s, iface, US_DIR_OUT, h, p->len);
         wr16(c, partial);
+    } else {
+        stack_notify_frame(s, iface, US_DIR_OUT, h, p->len);
     }
     return link->ops->send_offload(link, h, p->len, &o, s->now);
 }
