@@ -35,7 +35,14 @@ struct glink {
     /* what the link saw */
     unsigned gso_frames, partial_frames, plain_frames, delivered_big;
     size_t largest_out;
+    /* Loss of cut segments, per mille, from a seeded generator: what the
+     * network may do to the segments of one GSO frame. */
+    unsigned loss_pm;
+    uint64_t rng;
+    unsigned cut_lost;
 };
+
+static uint64_t cur_seed; /* printed by every failure */
 
 struct gpair {
     struct glink a, b;
@@ -94,6 +101,11 @@ static void cut(struct glink *g, const uint8_t *f, size_t len, const struct us_t
         uint32_t sum = csum_pseudo(src, dst, 6, (uint16_t)(hl - tcp + n));
         wr16(seg + tcp + 16, csum_fold(csum_add(sum, seg + tcp, hl - tcp + n)));
         cr_assert(hl + n <= 14 + 1500, "a cut segment above the MTU");
+        g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+        if (g->loss_pm && (g->rng >> 33) % 1000 < g->loss_pm) {
+            g->cut_lost++;
+            continue;
+        }
         enqueue(g->peer, seg, hl + n);
     }
 }
@@ -277,9 +289,12 @@ static void exchange(struct gpair *p, size_t n, uint64_t seed)
             us_stack_poll(p->b.s, p->now);
         }
     }
-    cr_assert_eq(rb, n, "a to b: %zu of %zu bytes", rb, n);
-    cr_assert_eq(ra, n, "b to a: %zu of %zu bytes", ra, n);
-    cr_assert(memcmp(rxb, tx, n) == 0 && memcmp(rxa, tx, n) == 0, "bytes differ");
+    cr_assert_eq(rb, n, "a to b: %zu of %zu bytes (seed %llu)", rb, n,
+                 (unsigned long long)cur_seed);
+    cr_assert_eq(ra, n, "b to a: %zu of %zu bytes (seed %llu)", ra, n,
+                 (unsigned long long)cur_seed);
+    cr_assert(memcmp(rxb, tx, n) == 0 && memcmp(rxa, tx, n) == 0, "bytes differ (seed %llu)",
+              (unsigned long long)cur_seed);
     free(tx), free(rxa), free(rxb);
     us_close(p->a.s, c);
     us_close(p->b.s, s);
@@ -302,17 +317,46 @@ static void no_bad_checksums(struct gpair *p)
 
 Test(gso, the_link_cuts_64k_frames_into_checksummed_segments)
 {
-    struct gpair *p = gpair_new(1, CUT, 65535);
-    observed_bad = 0;
-    struct us_observer ob = {.frame = obs_frame};
-    us_stack_observe(p->a.s, &ob);
-    exchange(p, 2 << 20, 7);
-    no_bad_checksums(p);
-    cr_assert_gt(p->a.gso_frames, 0, "no GSO frame was sent");
-    cr_assert_gt(p->a.largest_out, 30000, "GSO frames stayed small: %zu", p->a.largest_out);
-    cr_assert_eq(us_stack_counter(p->a.s, US_C_eth_tx_gso), p->a.gso_frames);
-    cr_assert_eq(observed_bad, 0, "the capture saw %u partial checksums", observed_bad);
-    gpair_free(p);
+    unsigned seeds = test_seed_count(5);
+    for (unsigned i = 0; i < seeds; i++) {
+        cur_seed = test_seed(i);
+        struct gpair *p = gpair_new(cur_seed, CUT, 65535);
+        observed_bad = 0;
+        struct us_observer ob = {.frame = obs_frame};
+        us_stack_observe(p->a.s, &ob);
+        exchange(p, 2 << 20, cur_seed);
+        no_bad_checksums(p);
+        cr_assert_gt(p->a.gso_frames, 0, "no GSO frame was sent (seed %llu)",
+                     (unsigned long long)cur_seed);
+        cr_assert_gt(p->a.largest_out, 30000, "GSO frames stayed small: %zu", p->a.largest_out);
+        cr_assert_eq(us_stack_counter(p->a.s, US_C_eth_tx_gso), p->a.gso_frames);
+        cr_assert_eq(observed_bad, 0, "the capture saw %u partial checksums", observed_bad);
+        gpair_free(p);
+    }
+}
+
+/* Some segments of GSO frames are lost on the way: recovery (SACK, one
+ * segment at a time) fills the holes in data that left as 64 KiB frames,
+ * for many seeds. */
+Test(gso, lost_segments_of_gso_frames_are_recovered)
+{
+    unsigned seeds = test_seed_count(10);
+    for (unsigned i = 0; i < seeds; i++) {
+        cur_seed = test_seed(i);
+        struct gpair *p = gpair_new(cur_seed, CUT, 65535);
+        p->a.loss_pm = p->b.loss_pm = 10;
+        p->a.rng = cur_seed * 2 + 1;
+        p->b.rng = cur_seed * 2 + 2;
+        exchange(p, 1 << 20, cur_seed);
+        no_bad_checksums(p);
+        cr_assert_gt(p->a.gso_frames, 0, "seed %llu", (unsigned long long)cur_seed);
+        cr_assert_gt(p->a.cut_lost + p->b.cut_lost, 0, "nothing lost (seed %llu)",
+                     (unsigned long long)cur_seed);
+        cr_assert_gt(us_stack_counter(p->a.s, US_C_tcp_retransmits) +
+                         us_stack_counter(p->b.s, US_C_tcp_retransmits),
+                     0, "nothing was resent (seed %llu)", (unsigned long long)cur_seed);
+        gpair_free(p);
+    }
 }
 
 Test(gso, whole_gso_frames_are_received_like_gro)
