@@ -4,8 +4,8 @@
 # - curl downloads a 50 MB file (made here, in the test's temp dir) with the
 #   same SHA-256, over a clean link and with --loss 2 --reorder 2 on
 #   ustack's side; wget and 40 parallel curls too;
-# - while a rate-limited download runs, `ustack stat` shows it ESTAB with
-#   curl's port as the peer; after it, the side that closed first holds
+# - while a download is held open, `ustack stat` shows it ESTAB with the
+#   client's port as the peer; after it, the side that closed first holds
 #   TIME-WAIT: ustack with "Connection: close" (the server closes first),
 #   the kernel with keep-alive (curl closes first);
 # - HTTP through real clients: HEAD, index.html, the directory redirect,
@@ -72,15 +72,40 @@ download_50m() {
 stat_() { "$USTACK" stat --ctl "$CTL" "$@"; }
 
 check_stat_connections() {
-    # A slow download stays open long enough to be seen.
-    curl_ --limit-rate 2M --local-port 45000 -o "$TMP/slow.bin" "http://$UADDR/mid.bin" &
+    # A download that stays open until the test has seen it: the client
+    # reads the first bytes of the answer, then stops reading until $TMP/go
+    # exists. (curl --limit-rate was not slow enough: the kernel's receive
+    # buffer took the 8 MB in 50 ms and curl was done before a loaded
+    # machine polled twice.)
+    rm -f "$TMP/go"
+    nsx "$PY" - "$UADDR" "$TMP/go" "$TMP/slow.bin" <<'PYEOF' &
+import os, socket, sys, time
+addr, go, out = sys.argv[1:4]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 45000))
+s.settimeout(60)
+s.connect((addr, 80))
+s.sendall(b"GET /mid.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = s.recv(4096)
+end = time.monotonic() + 60
+while not os.path.exists(go) and time.monotonic() < end:
+    time.sleep(0.05)
+while True:
+    d = s.recv(1 << 16)
+    if not d: break
+    data += d
+head, _, body = data.partition(b"\r\n\r\n")
+open(out, "wb").write(body)
+PYEOF
     local slow=$!
-    wait_for 15 "ustack stat shows ESTAB with curl's port" \
+    wait_for 15 "ustack stat shows ESTAB with the client's port" \
         sh -c "'$USTACK' stat --ctl '$CTL' | grep -Eq '^ESTAB +[0-9]+ +[0-9]+ +$UADDR:80 +$KADDR:45000( |\$)'"
     stat_ --json | jq -e --arg k "$KADDR" \
         '.sockets[] | select(.ss_state == "ESTAB" and .peer_addr == $k and .peer_port == 45000
                              and .local_port == 80)' >/dev/null ||
         die "the JSON does not show the connection: $(stat_ --json)"
+    touch "$TMP/go"
     wait "$slow" || die "the slow download failed"
     [ "$(sha "$TMP/slow.bin")" = "$(sha "$ROOT/mid.bin")" ] || die "the slow download differs"
 
