@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Adds `len` bytes at `data` to the partial sum `sum` (odd lengths padded with
  * a zero byte, RFC 1071 §4.1). The data's offset within the overall sum must
@@ -26,5 +27,30 @@ uint16_t csum(const void *data, size_t len);
  * `new_`: HC' = ~(~HC + ~m + m'). */
 uint16_t csum_update16(uint16_t hc, uint16_t old, uint16_t new_);
 uint16_t csum_update32(uint16_t hc, uint32_t old, uint32_t new_);
+
+/* csum() of a 20-byte IPv4 header, inline: five 32-bit words summed in 64
+ * bits and folded, as Linux's ip_fast_csum. Folding a sum of 32-bit words to
+ * 16 bits is the RFC 1071 sum of its 16-bit words (2^16 = 1 in one's
+ * complement arithmetic), and the sum may be taken in the host's byte order
+ * and swapped at the end (RFC 1071 §2(B)). Every packet received and sent
+ * pays this: the general routine costs ~75 instructions, this ~20. */
+static inline uint16_t csum_ip20(const uint8_t *h)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < 20; i += 4) {
+        uint32_t w;
+        memcpy(&w, h + i, 4);
+        sum += w;
+    }
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    uint16_t r = (uint16_t)~sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    r = (uint16_t)(r << 8 | r >> 8);
+#endif
+    return r;
+}
 
 #endif

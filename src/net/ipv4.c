@@ -61,7 +61,7 @@ void ipv4_input(struct us_stack *s, int iface, const uint8_t *p, size_t len)
         stat_inc(s, US_C_drop_ip_bad_len);
         return;
     }
-    if (csum(p, ihl) != 0) {
+    if ((ihl == IP_HLEN ? csum_ip20(p) : csum(p, ihl)) != 0) {
         stat_inc(s, US_C_drop_ip_bad_csum);
         return;
     }
@@ -204,7 +204,7 @@ int ip_output(struct us_stack *s, struct pbuf *p, uint32_t src, uint32_t dst, ui
     wr16(h + 10, 0);
     wr32(h + 12, src);
     wr32(h + 16, dst);
-    wr16(h + 10, csum(h, IP_HLEN));
+    wr16(h + 10, csum_ip20(h));
     stat_inc(s, US_C_ip_tx);
     return arp_output(s, iface, nexthop, p);
 }
