@@ -104,8 +104,7 @@ static void syn_drop(struct us_stack *s, struct syn_entry *e, enum us_tcp_state 
 static size_t synack_options(struct us_stack *s, uint8_t *o, const struct syn_entry *e,
                              uint16_t our_mss)
 {
-    uint32_t ts_val =
-        tcp_ts_now(s, tcp_ts_offset(s, e->node.laddr, e->node.lport, e->node.raddr, e->node.rport));
+    uint32_t ts_val = tcp_ts_now(s, e->ts_offset);
     return tcp_write_syn_options(o, our_mss, e->flags & SYNF_SACK, e->flags & SYNF_TS, ts_val,
                                  e->ts_recent, e->flags & SYNF_WS, e->rcv_wscale);
 }
@@ -232,7 +231,7 @@ static struct tcb *materialize(struct us_stack *s, struct listener *l, const str
     t->irs = e->irs;
     t->rcv_nxt = e->irs + 1;
     t->our_mss = our_mss_for(s, e->node.raddr, l->set);
-    t->ts_offset = tcp_ts_offset(s, t->node.laddr, t->node.lport, t->node.raddr, t->node.rport);
+    t->ts_offset = e->ts_offset;
     t->tf |= TF_PASSIVE;
     if (e->flags & SYNF_SACK) t->tf |= TF_SACK_OK;
     if (e->flags & SYNF_TS) {
@@ -369,6 +368,7 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
                 e.l = l;
                 e.irs = sg->seq - 1;
                 e.iss = sg->ack - 1;
+                e.ts_offset = tcp_ts_offset(s, sg->dst, sg->dport, sg->src, sg->sport);
                 e.peer_wnd = sg->wnd;
                 e.flags = 0;
                 if (sg->opt.has_ts && sg->opt.ts_ecr) {
@@ -445,6 +445,7 @@ void listen_input(struct us_stack *s, struct listener *l, struct segment *sg)
     read_syn(s, l, sg, e);
     e->l = l;
     e->iss = tcp_new_isn(s, sg->dst, sg->dport, sg->src, sg->sport);
+    e->ts_offset = tcp_ts_offset(s, sg->dst, sg->dport, sg->src, sg->sport);
     struct tcp_stack *ts = tcpst(s);
     if (!ts->tk_syn) ts->tk_syn = (uint8_t)(timer_kind(&s->timers, syn_timer_fire) + 1);
     timer_init(&e->timer, (uint8_t)(ts->tk_syn - 1));

@@ -327,6 +327,7 @@ struct syn_entry {
     struct listener *l;
     seq_t iss, irs;
     uint32_t ts_recent;
+    uint32_t ts_offset; /* the tcb's to be, hashed once (RFC 7323 §5.4) */
     uint16_t peer_mss;
     uint16_t peer_wnd;
     uint8_t snd_wscale, rcv_wscale;
